@@ -1,0 +1,45 @@
+//! SM4 in ECB mode: for single-block key operations and interoperability, not
+//! for data (identical blocks give identical ciphertext).
+
+use cipher::block_padding::{NoPadding, Pkcs7};
+use cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyInit};
+
+use super::{check_aligned, Padding, Sm4Key};
+use crate::{Error, Result};
+
+type Enc = ecb::Encryptor<sm4::Sm4>;
+type Dec = ecb::Decryptor<sm4::Sm4>;
+
+/// Encrypts in ECB mode.
+///
+/// GB/T 32907-2016 Appendix A.1:
+/// ```
+/// use sscard_gm::sm4::{ecb_encrypt, Padding, Sm4Key};
+/// let key = Sm4Key::from_slice(&hex::decode("0123456789abcdeffedcba9876543210").unwrap()).unwrap();
+/// let ct = ecb_encrypt(&key, key.expose_secret(), Padding::None).unwrap();
+/// assert_eq!(hex::encode(ct), "681edf34d206965e86b3e94f536e4246");
+/// ```
+pub fn ecb_encrypt(key: &Sm4Key, data: &[u8], padding: Padding) -> Result<Vec<u8>> {
+    let enc = Enc::new(key.expose_secret().into());
+    match padding {
+        Padding::Pkcs7 => Ok(enc.encrypt_padded_vec::<Pkcs7>(data)),
+        Padding::None => {
+            check_aligned(data)?;
+            Ok(enc.encrypt_padded_vec::<NoPadding>(data))
+        }
+    }
+}
+
+/// Decrypts in ECB mode, removing PKCS#7 padding if asked.
+pub fn ecb_decrypt(key: &Sm4Key, data: &[u8], padding: Padding) -> Result<Vec<u8>> {
+    check_aligned(data)?;
+    let dec = Dec::new(key.expose_secret().into());
+    match padding {
+        Padding::Pkcs7 => dec
+            .decrypt_padded_vec::<Pkcs7>(data)
+            .map_err(|_| Error::BadPadding),
+        Padding::None => dec
+            .decrypt_padded_vec::<NoPadding>(data)
+            .map_err(|_| Error::BadPadding),
+    }
+}
