@@ -1,1 +1,79 @@
-fn main() {}
+//! `sscard`: the one command of the social security card security platform.
+//!
+//! Exit codes (DESIGN, "Interface conventions"): 0 done; 1 refused or
+//! invalid; 2 usage or input error; 3 a server or device unreachable. The
+//! reason is one line on stderr.
+
+#![forbid(unsafe_code)]
+
+mod bench;
+mod demo;
+mod error;
+mod gm;
+mod io;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sscard: security platform of the social security card One-Card system.
+#[derive(Debug, Parser)]
+#[command(name = "sscard", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// National-algorithm tools: SM2, SM3, SM4, MACs, diversification, check values.
+    #[command(subcommand)]
+    Gm(gm::GmCommand),
+    /// Benchmarks beside OpenSSL, measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// A walk-through of the card-system cryptography, in a scratch directory.
+    Demo(demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let result = match cli.command {
+        Command::Gm(command) => gm::run(command),
+        Command::Bench(command) => bench::run(command),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sscard: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Help and version go to stdout with exit 0; a usage error is one line on
+/// stderr with exit 2.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("sscard: a subcommand is required (see --help)");
+            ExitCode::from(2)
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let line = rendered.lines().next().unwrap_or("usage error");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("sscard: {line} (see --help)");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -35,6 +35,7 @@ pub mod hazmat;
 pub mod kcv;
 pub mod kdf;
 pub mod mac;
+pub mod random;
 pub mod sm2;
 pub mod sm3;
 pub mod sm4;

@@ -57,12 +57,17 @@ impl Sm2PrivateKey {
             .map_err(|_| Error::KeyEncoding("not an SM2 private key in PKCS#8 PEM"))
     }
 
-    /// Reads a key file's contents: PEM if it looks like PEM, else DER.
+    /// Reads a key file's contents: PKCS#8 (`PRIVATE KEY`) or SEC1
+    /// (`EC PRIVATE KEY`, which `openssl pkey -outform DER` writes), PEM if it
+    /// looks like PEM, else DER.
     pub fn from_pem_or_der(bytes: &[u8]) -> Result<Self> {
-        match pem_text(bytes) {
-            Some(pem) => Self::from_pkcs8_pem(pem),
-            None => Self::from_pkcs8_der(bytes),
-        }
+        let key = match pem_text(bytes) {
+            Some(pem) => SecretKey::from_pem(pem).ok(),
+            None => SecretKey::from_der(bytes).ok(),
+        };
+        key.map(Self).ok_or(Error::KeyEncoding(
+            "not an SM2 private key in PKCS#8 or SEC1, PEM or DER",
+        ))
     }
 
     /// Writes PKCS#8 DER.

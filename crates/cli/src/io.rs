@@ -1,0 +1,116 @@
+//! Reading inputs and writing outputs: files or stdin/stdout, hex arguments,
+//! and files written whole or not at all.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, CliResult};
+
+/// Reads a file, or stdin when `path` is absent or `-`.
+pub fn read_input(path: Option<&Path>) -> CliResult<Vec<u8>> {
+    match path {
+        Some(p) if p != Path::new("-") => {
+            fs::read(p).map_err(|e| CliError::input(format!("cannot read {}: {e}", p.display())))
+        }
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError::input(format!("cannot read stdin: {e}")))?;
+            Ok(buf)
+        }
+    }
+}
+
+/// Reads a file that must exist (key files, signatures).
+pub fn read_file(path: &Path) -> CliResult<Vec<u8>> {
+    read_input(Some(path))
+}
+
+/// Writes to a file (whole or not at all), or to stdout when `path` is absent or `-`.
+pub fn write_output(path: Option<&Path>, data: &[u8]) -> CliResult {
+    match path {
+        Some(p) if p != Path::new("-") => write_file(p, data, FileMode::Public),
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data)
+                .and_then(|()| out.flush())
+                .map_err(|e| CliError::input(format!("cannot write stdout: {e}")))
+        }
+    }
+}
+
+/// Who may read a written file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    /// World-readable as the umask allows (public keys, ciphertexts).
+    Public,
+    /// Owner only (0600), never replacing an existing file (private keys).
+    Secret,
+}
+
+/// Writes `data` to a temporary file beside `path`, then renames it into
+/// place, so a reader never sees half a file. A secret file is created 0600
+/// and refuses to replace one that exists: a key is never lost by a typo.
+pub fn write_file(path: &Path, data: &[u8], mode: FileMode) -> CliResult {
+    if mode == FileMode::Secret && path.exists() {
+        return Err(CliError::input(format!(
+            "{} exists; refusing to overwrite a key file",
+            path.display()
+        )));
+    }
+    let tmp = temporary_path(path);
+    let result = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if mode == FileMode::Secret {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CliError::input(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Parses a hex argument (either case, spaces and colons ignored), naming the
+/// flag in the error. The bytes are zeroized when dropped: hex arguments are
+/// often keys.
+pub fn parse_hex(flag: &str, value: &str) -> CliResult<Zeroizing<Vec<u8>>> {
+    let cleaned: Zeroizing<String> = Zeroizing::new(
+        value
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != ':')
+            .collect(),
+    );
+    hex::decode(cleaned.as_str())
+        .map(Zeroizing::new)
+        .map_err(|e| CliError::input(format!("{flag}: not hex ({e})")))
+}
+
+/// Parses an optional hex argument.
+pub fn parse_hex_opt(flag: &str, value: Option<&str>) -> CliResult<Option<Zeroizing<Vec<u8>>>> {
+    value.map(|v| parse_hex(flag, v)).transpose()
+}
+
+/// Prints one hex line.
+pub fn print_hex(bytes: &[u8]) {
+    println!("{}", hex::encode(bytes));
+}
