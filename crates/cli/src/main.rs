@@ -69,9 +69,16 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
+            // clap's first paragraph, folded onto one line (it lists missing
+            // arguments on lines of their own).
             let rendered = e.render().to_string();
-            let line = rendered.lines().next().unwrap_or("usage error");
-            let line = line.strip_prefix("error: ").unwrap_or(line);
+            let paragraph: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .collect();
+            let line = paragraph.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
             eprintln!("sscard: {line} (see --help)");
             ExitCode::from(2)
         }
