@@ -1,9 +1,8 @@
 //! SM4 in CBC mode with a 16-byte IV.
 
-use cipher::block_padding::{NoPadding, Pkcs7};
-use cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cipher::KeyIvInit;
 
-use super::{check_aligned, check_iv, Padding, Sm4Key, BLOCK_LEN};
+use super::{decrypt_padded, encrypt_padded, Padding, Sm4Key, BLOCK_LEN};
 use crate::{Error, Result};
 
 type Enc = cbc::Encryptor<sm4::Sm4>;
@@ -19,30 +18,14 @@ type Dec = cbc::Decryptor<sm4::Sm4>;
 /// assert_eq!(cbc_decrypt(&key, &[0; 16], &ct, Padding::Pkcs7).unwrap(), b"social security");
 /// ```
 pub fn cbc_encrypt(key: &Sm4Key, iv: &[u8], data: &[u8], padding: Padding) -> Result<Vec<u8>> {
-    check_iv(iv, BLOCK_LEN)?;
-    let enc = Enc::new(key.expose_secret().into(), iv_array(iv)?);
-    match padding {
-        Padding::Pkcs7 => Ok(enc.encrypt_padded_vec::<Pkcs7>(data)),
-        Padding::None => {
-            check_aligned(data)?;
-            Ok(enc.encrypt_padded_vec::<NoPadding>(data))
-        }
-    }
+    let mode = Enc::new(key.expose_secret().into(), iv_array(iv)?);
+    encrypt_padded(mode, data, padding)
 }
 
 /// Decrypts in CBC mode, removing PKCS#7 padding if asked.
 pub fn cbc_decrypt(key: &Sm4Key, iv: &[u8], data: &[u8], padding: Padding) -> Result<Vec<u8>> {
-    check_iv(iv, BLOCK_LEN)?;
-    check_aligned(data)?;
-    let dec = Dec::new(key.expose_secret().into(), iv_array(iv)?);
-    match padding {
-        Padding::Pkcs7 => dec
-            .decrypt_padded_vec::<Pkcs7>(data)
-            .map_err(|_| Error::BadPadding),
-        Padding::None => dec
-            .decrypt_padded_vec::<NoPadding>(data)
-            .map_err(|_| Error::BadPadding),
-    }
+    let mode = Dec::new(key.expose_secret().into(), iv_array(iv)?);
+    decrypt_padded(mode, data, padding)
 }
 
 fn iv_array(iv: &[u8]) -> Result<&cipher::Iv<Enc>> {

@@ -3,7 +3,7 @@
 
 use cipher::{KeyIvInit, StreamCipher};
 
-use super::{check_iv, Sm4Key, BLOCK_LEN};
+use super::{Sm4Key, BLOCK_LEN};
 use crate::{Error, Result};
 
 type Ctr = ctr::Ctr128BE<sm4::Sm4>;
@@ -17,7 +17,6 @@ type Ctr = ctr::Ctr128BE<sm4::Sm4>;
 /// assert_eq!(ctr_apply(&key, &[1; 16], &ct).unwrap(), b"any length");
 /// ```
 pub fn ctr_apply(key: &Sm4Key, iv: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-    check_iv(iv, BLOCK_LEN)?;
     let iv: &cipher::Iv<Ctr> = iv.try_into().map_err(|_| Error::IvLength {
         expected: BLOCK_LEN,
         actual: iv.len(),

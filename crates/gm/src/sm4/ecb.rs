@@ -1,11 +1,10 @@
 //! SM4 in ECB mode: for single-block key operations and interoperability, not
 //! for data (identical blocks give identical ciphertext).
 
-use cipher::block_padding::{NoPadding, Pkcs7};
-use cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyInit};
+use cipher::KeyInit;
 
-use super::{check_aligned, Padding, Sm4Key};
-use crate::{Error, Result};
+use super::{decrypt_padded, encrypt_padded, Padding, Sm4Key};
+use crate::Result;
 
 type Enc = ecb::Encryptor<sm4::Sm4>;
 type Dec = ecb::Decryptor<sm4::Sm4>;
@@ -20,26 +19,10 @@ type Dec = ecb::Decryptor<sm4::Sm4>;
 /// assert_eq!(hex::encode(ct), "681edf34d206965e86b3e94f536e4246");
 /// ```
 pub fn ecb_encrypt(key: &Sm4Key, data: &[u8], padding: Padding) -> Result<Vec<u8>> {
-    let enc = Enc::new(key.expose_secret().into());
-    match padding {
-        Padding::Pkcs7 => Ok(enc.encrypt_padded_vec::<Pkcs7>(data)),
-        Padding::None => {
-            check_aligned(data)?;
-            Ok(enc.encrypt_padded_vec::<NoPadding>(data))
-        }
-    }
+    encrypt_padded(Enc::new(key.expose_secret().into()), data, padding)
 }
 
 /// Decrypts in ECB mode, removing PKCS#7 padding if asked.
 pub fn ecb_decrypt(key: &Sm4Key, data: &[u8], padding: Padding) -> Result<Vec<u8>> {
-    check_aligned(data)?;
-    let dec = Dec::new(key.expose_secret().into());
-    match padding {
-        Padding::Pkcs7 => dec
-            .decrypt_padded_vec::<Pkcs7>(data)
-            .map_err(|_| Error::BadPadding),
-        Padding::None => dec
-            .decrypt_padded_vec::<NoPadding>(data)
-            .map_err(|_| Error::BadPadding),
-    }
+    decrypt_padded(Dec::new(key.expose_secret().into()), data, padding)
 }

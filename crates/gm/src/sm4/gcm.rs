@@ -5,7 +5,7 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::AesGcm;
 use cipher::consts::U12;
 
-use super::{check_iv, Sm4Key};
+use super::Sm4Key;
 use crate::{Error, Result};
 
 /// Length of the GCM initial value in bytes.
@@ -29,7 +29,6 @@ fn keyed(key: &Sm4Key) -> Sm4Gcm {
 /// assert!(gcm_decrypt(&key, &[0; 12], b"other-id", &sealed).is_err());
 /// ```
 pub fn gcm_encrypt(key: &Sm4Key, iv: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-    check_iv(iv, GCM_IV_LEN)?;
     let nonce = nonce(iv)?;
     keyed(key)
         .encrypt(
@@ -47,11 +46,10 @@ pub fn gcm_encrypt(key: &Sm4Key, iv: &[u8], aad: &[u8], plaintext: &[u8]) -> Res
 
 /// Checks the tag (in constant time) and decrypts; input is ciphertext ‖ tag.
 pub fn gcm_decrypt(key: &Sm4Key, iv: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
-    check_iv(iv, GCM_IV_LEN)?;
+    let nonce = nonce(iv)?;
     if sealed.len() < GCM_TAG_LEN {
         return Err(Error::AuthenticationFailed);
     }
-    let nonce = nonce(iv)?;
     keyed(key)
         .decrypt(nonce, Payload { msg: sealed, aad })
         .map_err(|_| Error::AuthenticationFailed)

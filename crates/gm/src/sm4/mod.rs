@@ -25,6 +25,37 @@ pub enum Padding {
     None,
 }
 
+/// Pads (or checks alignment) and encrypts with a keyed block mode.
+fn encrypt_padded<M: cipher::BlockModeEncrypt>(
+    mode: M,
+    data: &[u8],
+    padding: Padding,
+) -> crate::Result<Vec<u8>> {
+    use cipher::block_padding::{NoPadding, Pkcs7};
+    match padding {
+        Padding::Pkcs7 => Ok(mode.encrypt_padded_vec::<Pkcs7>(data)),
+        Padding::None => {
+            check_aligned(data)?;
+            Ok(mode.encrypt_padded_vec::<NoPadding>(data))
+        }
+    }
+}
+
+/// Decrypts with a keyed block mode and removes the padding.
+fn decrypt_padded<M: cipher::BlockModeDecrypt>(
+    mode: M,
+    data: &[u8],
+    padding: Padding,
+) -> crate::Result<Vec<u8>> {
+    use cipher::block_padding::{NoPadding, Pkcs7};
+    check_aligned(data)?;
+    match padding {
+        Padding::Pkcs7 => mode.decrypt_padded_vec::<Pkcs7>(data),
+        Padding::None => mode.decrypt_padded_vec::<NoPadding>(data),
+    }
+    .map_err(|_| crate::Error::BadPadding)
+}
+
 fn check_aligned(data: &[u8]) -> crate::Result<()> {
     if data.len().is_multiple_of(BLOCK_LEN) {
         Ok(())
@@ -32,17 +63,6 @@ fn check_aligned(data: &[u8]) -> crate::Result<()> {
         Err(crate::Error::NotBlockAligned {
             block: BLOCK_LEN,
             actual: data.len(),
-        })
-    }
-}
-
-fn check_iv(iv: &[u8], expected: usize) -> crate::Result<()> {
-    if iv.len() == expected {
-        Ok(())
-    } else {
-        Err(crate::Error::IvLength {
-            expected,
-            actual: iv.len(),
         })
     }
 }
