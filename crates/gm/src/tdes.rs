@@ -26,24 +26,21 @@ impl TdesKey {
 
     /// Takes a key of 16 (two-key) or 24 (three-key) bytes.
     pub fn from_slice(key: &[u8]) -> Result<Self> {
-        let mut bytes = [0u8; 24];
-        match key.len() {
-            16 | 24 => {
-                bytes
-                    .get_mut(..key.len())
-                    .ok_or(Error::Components("unreachable length"))?
-                    .copy_from_slice(key);
-                Ok(Self {
-                    bytes,
-                    len: key.len(),
-                })
-            }
-            actual => Err(Error::KeyLength {
+        if key.len() != 16 && key.len() != 24 {
+            return Err(Error::KeyLength {
                 algorithm: "3DES",
                 expected: "16 or 24 bytes",
-                actual,
-            }),
+                actual: key.len(),
+            });
         }
+        let mut bytes = [0u8; 24];
+        for (b, k) in bytes.iter_mut().zip(key) {
+            *b = *k;
+        }
+        Ok(Self {
+            bytes,
+            len: key.len(),
+        })
     }
 
     /// The key bytes (16 or 24).
