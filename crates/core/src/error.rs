@@ -1,0 +1,70 @@
+//! The one error type of `sscard-core`.
+
+/// Everything a platform operation can refuse or fail with. The HTTP layer
+/// maps each variant to a status and a stable code in one place.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The platform is sealed: only health and unseal are served.
+    #[error("the platform is sealed")]
+    Sealed,
+    /// The platform has not been initialized (`sscard init`).
+    #[error("the platform is not initialized")]
+    NotInitialized,
+    /// `sscard init` was run on a platform that already has a root key.
+    #[error("the platform is already initialized")]
+    AlreadyInitialized,
+    /// A share was malformed or belongs to another platform.
+    #[error("share refused: {0}")]
+    BadShare(String),
+    /// No valid token was presented, or it expired.
+    #[error("authentication required: {0}")]
+    Unauthenticated(&'static str),
+    /// User name or password wrong (which one is not said).
+    #[error("user name or password is wrong")]
+    BadCredentials,
+    /// The account is locked after repeated failures.
+    #[error("the account is locked until {until_ms} (ms since the epoch) after repeated failures")]
+    Locked {
+        /// When the lock ends, in ms since the Unix epoch.
+        until_ms: i64,
+    },
+    /// The account is disabled.
+    #[error("the account is disabled")]
+    Disabled,
+    /// The account must change its one-time password first.
+    #[error("the one-time password must be changed first")]
+    PasswordChangeRequired,
+    /// The operator's role does not admit this action.
+    #[error("role {role} may not {action}")]
+    Forbidden {
+        /// The caller's role, or "none".
+        role: String,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// The request breaks a rule of the platform (e.g. granting a role to oneself).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The input is malformed.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The named thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The thing exists already.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// Stored data failed its integrity check (barrier tag, audit chain).
+    #[error("integrity failure: {0}")]
+    Integrity(String),
+    /// The storage backend failed.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// A cryptographic primitive failed.
+    #[error("crypto: {0}")]
+    Crypto(#[from] sscard_gm::Error),
+}
+
+/// Result of platform operations.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

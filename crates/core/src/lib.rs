@@ -1,0 +1,24 @@
+//! # sscard-core
+//!
+//! The domain of the sscard platform. It holds the seal and the barrier (the
+//! root key in Shamir shares; secrets stored only as SM4-GCM ciphertext), the
+//! operators with separated duties (三员分立), the tamper-evident audit log,
+//! and the storage trait. It knows nothing of HTTP or SQL: `sscard-server`
+//! serves it, and `sscard-store` stores it.
+
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod barrier;
+mod clock;
+mod error;
+pub mod operator;
+pub mod password;
+pub mod platform;
+mod role;
+pub mod seal;
+pub mod store;
+
+pub use clock::now_ms;
+pub use error::{Error, Result};
+pub use role::Role;

@@ -1,0 +1,182 @@
+//! Login, password change and token checks.
+
+use serde::Serialize;
+use sscard_gm::random;
+use zeroize::Zeroizing;
+
+use super::{name, Platform};
+use crate::audit::AuditEntry;
+use crate::operator::{Operator, OperatorName, TokenRow};
+use crate::store::Write;
+use crate::{now_ms, password, Error, Result, Role};
+
+/// Failed logins before an account is locked.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// How long a lock lasts.
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+/// How long a token lives.
+pub const TOKEN_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// Who is calling, from a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The operator.
+    pub operator: OperatorName,
+    /// Their role, if granted.
+    pub role: Option<Role>,
+    /// Only a password change is allowed.
+    pub password_change_only: bool,
+}
+
+/// A successful login.
+#[derive(Serialize)]
+pub struct LoginOutcome {
+    /// The bearer token (shown once; only its hash is stored).
+    pub token: Zeroizing<String>,
+    /// Expiry, ms since the epoch.
+    pub expires_ms: i64,
+    /// The one-time password must be changed before anything else.
+    pub password_change_required: bool,
+    /// The operator's role.
+    pub role: Option<Role>,
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(sscard_gm::sm3::digest(token.as_bytes()))
+}
+
+impl Platform {
+    /// Logs in. Failures count towards a lock; every attempt is audited, and
+    /// a name that is not an account is recorded only as its HMAC (it may be
+    /// a mistyped password).
+    pub async fn login(&self, user: &str, secret: &str) -> Result<LoginOutcome> {
+        let unsealed = self.unsealed()?;
+        let account = match name(user) {
+            Ok(n) => self.store.get_operator(&n).await?,
+            Err(_) => None,
+        };
+        let Some(mut op) = account else {
+            let actor = self.audit_hmac(user);
+            let entry = AuditEntry::refused(&actor, "auth.login", &actor, "no such account");
+            return Err(self.refuse(entry, Error::BadCredentials).await);
+        };
+        let who = op.name.to_string();
+        let now = now_ms();
+        if op.disabled {
+            let entry = AuditEntry::refused(&who, "auth.login", &who, "account disabled");
+            return Err(self.refuse(entry, Error::Disabled).await);
+        }
+        if op.locked_until_ms > now {
+            let entry = AuditEntry::refused(&who, "auth.login", &who, "account locked");
+            return Err(self
+                .refuse(
+                    entry,
+                    Error::Locked {
+                        until_ms: op.locked_until_ms,
+                    },
+                )
+                .await);
+        }
+        let hash = unsealed
+            .keyring
+            .open(&Operator::password_aad(&op.name), &op.password)?;
+        if !password::verify(secret, &hash)? {
+            op.failed_logins += 1;
+            let mut entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
+                .with("failed_logins", op.failed_logins.to_string());
+            if op.failed_logins >= MAX_FAILED_LOGINS {
+                op.locked_until_ms = now + LOCK_MS;
+                op.failed_logins = 0;
+                entry = entry.with("locked_until_ms", op.locked_until_ms.to_string());
+            }
+            self.commit(vec![Write::UpdateOperator(op)], entry).await?;
+            return Err(Error::BadCredentials);
+        }
+        let token = Zeroizing::new(format!(
+            "sst_{}",
+            hex::encode(random::bytes(32)?.as_slice())
+        ));
+        let row = TokenRow {
+            hash: token_hash(&token),
+            operator: op.name.clone(),
+            expires_ms: now + TOKEN_TTL_MS,
+            password_change_only: op.must_change_password,
+        };
+        let outcome = LoginOutcome {
+            token,
+            expires_ms: row.expires_ms,
+            password_change_required: op.must_change_password,
+            role: op.role,
+        };
+        op.failed_logins = 0;
+        op.locked_until_ms = 0;
+        let entry =
+            AuditEntry::ok(&who, "auth.login", &who).with("token", self.audit_hmac(&outcome.token));
+        self.commit(vec![Write::UpdateOperator(op), Write::PutToken(row)], entry)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// The session of a bearer token, or `Unauthenticated`.
+    pub async fn authenticate(&self, token: &str) -> Result<Session> {
+        self.unsealed()?;
+        let row = self
+            .store
+            .get_token(&token_hash(token))
+            .await?
+            .ok_or(Error::Unauthenticated("unknown token"))?;
+        if row.expires_ms <= now_ms() {
+            return Err(Error::Unauthenticated("token expired"));
+        }
+        let op = self
+            .store
+            .get_operator(&row.operator)
+            .await?
+            .ok_or(Error::Unauthenticated("unknown token"))?;
+        if op.disabled {
+            return Err(Error::Unauthenticated("account disabled"));
+        }
+        Ok(Session {
+            operator: op.name,
+            role: op.role,
+            password_change_only: row.password_change_only,
+        })
+    }
+
+    /// Changes the caller's password (and ends their one-time-password state).
+    /// Every token of the operator ends; they log in again.
+    pub async fn change_password(&self, session: &Session, old: &str, new: &str) -> Result<()> {
+        let unsealed = self.unsealed()?;
+        let who = session.operator.to_string();
+        let mut op = self
+            .store
+            .get_operator(&session.operator)
+            .await?
+            .ok_or_else(|| Error::NotFound(who.clone()))?;
+        let hash = unsealed
+            .keyring
+            .open(&Operator::password_aad(&op.name), &op.password)?;
+        if !password::verify(old, &hash)? {
+            let entry = AuditEntry::refused(&who, "auth.password", &who, "wrong current password");
+            return Err(self.refuse(entry, Error::BadCredentials).await);
+        }
+        if new.chars().count() < 12 || new == old {
+            let entry = AuditEntry::refused(&who, "auth.password", &who, "new password too weak");
+            let e = Error::Invalid(
+                "the new password needs at least 12 characters and must differ".into(),
+            );
+            return Err(self.refuse(entry, e).await);
+        }
+        op.password = unsealed
+            .keyring
+            .seal(&Operator::password_aad(&op.name), &password::hash(new)?)?;
+        op.must_change_password = false;
+        let writes = vec![
+            Write::UpdateOperator(op),
+            Write::DeleteTokensOf(session.operator.clone()),
+        ];
+        self.commit(writes, AuditEntry::ok(&who, "auth.password", &who))
+            .await?;
+        Ok(())
+    }
+}

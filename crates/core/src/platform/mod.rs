@@ -1,0 +1,252 @@
+//! The platform's use cases over a [`Store`]: init, seal and unseal, login,
+//! operators, audit. Every action appends its audit record in the same
+//! transaction as its effect; a refusal is audited too.
+
+mod audit_log;
+mod auth;
+mod init;
+mod operators;
+mod unseal;
+
+use std::sync::{Arc, RwLock};
+
+use sscard_gm::sm2::Sm2PrivateKey;
+use sscard_gm::Sm4Key;
+use zeroize::Zeroizing;
+
+use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::barrier::Keyring;
+use crate::operator::OperatorName;
+use crate::seal::{SealConfig, ShareFile};
+use crate::store::{Store, Write};
+use crate::{Error, Result, Role};
+
+pub use audit_log::{AuditPage, VerifyReport};
+pub use auth::{LoginOutcome, Session};
+pub use init::{InitOptions, InitOutput, NewOperator};
+pub use operators::OperatorView;
+pub use unseal::{Health, UnsealProgress};
+
+/// Names of the platform's stored values.
+pub(crate) mod meta {
+    pub const SEAL_CONFIG: &str = "seal_config";
+    pub const KEYRING: &str = "keyring";
+    pub const AUDIT_HMAC_KEY: &str = "audit_hmac_key";
+    pub const AUDIT_SIGNING_KEY: &str = "audit_signing_key";
+    pub const AUDIT_PUBLIC_KEY: &str = "audit_public_key";
+}
+
+/// An operation that needs a role: its audit name and the roles it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// Audit action name, `area.verb`.
+    pub name: &'static str,
+    /// The roles that may perform it.
+    pub roles: &'static [Role],
+}
+
+/// Every role-guarded operation of the platform, with the roles it admits.
+pub mod ops {
+    use super::Operation;
+    use crate::Role;
+
+    /// Create an account (system administrator).
+    pub const OPERATOR_ADD: Operation = Operation {
+        name: "operator.add",
+        roles: &[Role::System],
+    };
+    /// Disable an account (system administrator).
+    pub const OPERATOR_DISABLE: Operation = Operation {
+        name: "operator.disable",
+        roles: &[Role::System],
+    };
+    /// List accounts (system and security administrators).
+    pub const OPERATOR_LIST: Operation = Operation {
+        name: "operator.list",
+        roles: &[Role::System, Role::Security],
+    };
+    /// Grant a role (security administrator).
+    pub const OPERATOR_GRANT: Operation = Operation {
+        name: "operator.grant",
+        roles: &[Role::Security],
+    };
+    /// Seal the platform (security administrator).
+    pub const SYS_SEAL: Operation = Operation {
+        name: "sys.seal",
+        roles: &[Role::Security],
+    };
+    /// Rotate the barrier keyring (security administrator).
+    pub const SYS_ROTATE: Operation = Operation {
+        name: "sys.rotate",
+        roles: &[Role::Security],
+    };
+    /// Read the audit log (audit administrator).
+    pub const AUDIT_READ: Operation = Operation {
+        name: "audit.read",
+        roles: &[Role::Audit],
+    };
+    /// Verify the audit log (audit administrator).
+    pub const AUDIT_VERIFY: Operation = Operation {
+        name: "audit.verify",
+        roles: &[Role::Audit],
+    };
+
+    /// All of them, for tests that try each against every role.
+    pub const ALL: &[Operation] = &[
+        OPERATOR_ADD,
+        OPERATOR_DISABLE,
+        OPERATOR_LIST,
+        OPERATOR_GRANT,
+        SYS_SEAL,
+        SYS_ROTATE,
+        AUDIT_READ,
+        AUDIT_VERIFY,
+    ];
+}
+
+/// What only an unsealed platform has in memory.
+struct Unsealed {
+    root: Sm4Key,
+    keyring: Keyring,
+    audit_hmac: Zeroizing<Vec<u8>>,
+    audit_key: Sm2PrivateKey,
+}
+
+enum State {
+    Sealed(Vec<ShareFile>),
+    Unsealed(Arc<Unsealed>),
+}
+
+/// The platform: a store and the seal state of this node.
+pub struct Platform {
+    store: Arc<dyn Store>,
+    state: RwLock<State>,
+    checkpoint_every: i64,
+}
+
+impl Platform {
+    /// Records between signed checkpoints, unless set otherwise.
+    pub const CHECKPOINT_EVERY: i64 = 100;
+
+    /// A sealed platform over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            state: RwLock::new(State::Sealed(Vec::new())),
+            checkpoint_every: Self::CHECKPOINT_EVERY,
+        }
+    }
+
+    /// Sets how many records pass between signed checkpoints.
+    pub fn with_checkpoint_every(mut self, records: i64) -> Self {
+        self.checkpoint_every = records.max(1);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn unsealed(&self) -> Result<Arc<Unsealed>> {
+        match &*self.state.read().map_err(|_| poisoned())? {
+            State::Unsealed(u) => Ok(Arc::clone(u)),
+            State::Sealed(_) => Err(Error::Sealed),
+        }
+    }
+
+    async fn seal_config(&self) -> Result<SealConfig> {
+        let bytes = self
+            .store
+            .get_meta(meta::SEAL_CONFIG)
+            .await?
+            .ok_or(Error::NotInitialized)?;
+        serde_json::from_slice(&bytes).map_err(|_| Error::Integrity("seal config".into()))
+    }
+
+    /// Commits writes with their audit record, then a signed checkpoint if one is due.
+    async fn commit(&self, writes: Vec<Write>, entry: AuditEntry) -> Result<AuditRecord> {
+        let record = self.store.commit(writes, entry).await?;
+        if record.seq % self.checkpoint_every == 0 {
+            self.checkpoint(&record).await?;
+        }
+        Ok(record)
+    }
+
+    /// Appends a signed checkpoint over `record`, if unsealed.
+    async fn checkpoint(&self, record: &AuditRecord) -> Result<()> {
+        if let Ok(unsealed) = self.unsealed() {
+            let entry = audit::checkpoint_entry(&unsealed.audit_key, record.seq, &record.hash)?;
+            self.store.commit(Vec::new(), entry).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends a signed checkpoint if records were added since the last one
+    /// and the newest is older than `max_age_ms`. Servers call this on a timer.
+    pub async fn checkpoint_if_stale(&self, max_age_ms: i64) -> Result<bool> {
+        let Some(head) = self.store.audit_head().await? else {
+            return Ok(false);
+        };
+        if head.action == audit::CHECKPOINT || crate::now_ms() - head.time_ms < max_age_ms {
+            return Ok(false);
+        }
+        if self.unsealed().is_err() {
+            return Ok(false);
+        }
+        self.checkpoint(&head).await?;
+        Ok(true)
+    }
+
+    /// Audits a refusal and returns the error to give the caller. If even
+    /// the refusal cannot be recorded, the storage error is returned.
+    async fn refuse(&self, entry: AuditEntry, error: Error) -> Error {
+        match self.commit(Vec::new(), entry).await {
+            Ok(_) => error,
+            Err(storage) => storage,
+        }
+    }
+
+    /// `value` as it may appear in an audit record: HMAC-SM3 under the audit
+    /// key (or a marker while sealed, when the key is not in memory).
+    fn audit_hmac(&self, value: &str) -> String {
+        match self.unsealed() {
+            Ok(u) => audit::hmac_value(&u.audit_hmac, value),
+            Err(_) => "hmac-sm3:unavailable-while-sealed".into(),
+        }
+    }
+
+    /// Checks that `session` may perform `op`; a refusal is audited.
+    pub async fn authorize(&self, session: &Session, op: &Operation) -> Result<()> {
+        let role = session.role;
+        let allowed = !session.password_change_only && role.is_some_and(|r| op.roles.contains(&r));
+        if allowed {
+            return Ok(());
+        }
+        let role_name = role.map_or("none", Role::as_str);
+        let reason = if session.password_change_only {
+            "the one-time password must be changed first".to_string()
+        } else {
+            format!("role {role_name} is not admitted")
+        };
+        let entry = AuditEntry::refused(session.operator.as_str(), op.name, op.name, &reason);
+        let error = if session.password_change_only {
+            Error::PasswordChangeRequired
+        } else {
+            Error::Forbidden {
+                role: role_name.to_string(),
+                action: op.name,
+            }
+        };
+        Err(self.refuse(entry, error).await)
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Storage("seal state lock poisoned".into())
+}
+
+/// An operator name from user input, or an `Invalid` error.
+pub(crate) fn name(input: &str) -> Result<OperatorName> {
+    OperatorName::parse(input)
+}

@@ -1,0 +1,160 @@
+//! Accounts: created and disabled by the system administrator, given their
+//! one role by a security administrator, never by themselves.
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::{name, ops, Platform, Session};
+use crate::audit::AuditEntry;
+use crate::operator::Operator;
+use crate::store::Write;
+use crate::{now_ms, password, Error, Result, Role};
+
+/// An operator as listed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OperatorView {
+    /// User name.
+    pub user: String,
+    /// Role, if granted.
+    pub role: Option<Role>,
+    /// Disabled.
+    pub disabled: bool,
+    /// Still on a one-time password.
+    pub must_change_password: bool,
+    /// Locked until (ms), 0 if not.
+    pub locked_until_ms: i64,
+}
+
+impl Platform {
+    /// Creates an account with no role and a one-time password, returned once.
+    pub async fn add_operator(&self, session: &Session, user: &str) -> Result<Zeroizing<String>> {
+        self.authorize(session, &ops::OPERATOR_ADD).await?;
+        let unsealed = self.unsealed()?;
+        let who = session.operator.as_str();
+        let new_name = match name(user) {
+            Ok(n) => n,
+            Err(e) => {
+                let target = self.audit_hmac(user);
+                return Err(self
+                    .refuse(
+                        AuditEntry::refused(who, ops::OPERATOR_ADD.name, &target, "invalid name"),
+                        e,
+                    )
+                    .await);
+            }
+        };
+        if self.store.get_operator(&new_name).await?.is_some() {
+            let entry =
+                AuditEntry::refused(who, ops::OPERATOR_ADD.name, new_name.as_str(), "name taken");
+            return Err(self
+                .refuse(entry, Error::Conflict(format!("operator {new_name}")))
+                .await);
+        }
+        let secret = password::generate()?;
+        let op = Operator {
+            password: unsealed.keyring.seal(
+                &Operator::password_aad(&new_name),
+                &password::hash(&secret)?,
+            )?,
+            name: new_name.clone(),
+            role: None,
+            disabled: false,
+            must_change_password: true,
+            failed_logins: 0,
+            locked_until_ms: 0,
+            created_ms: now_ms(),
+        };
+        let entry = AuditEntry::ok(who, ops::OPERATOR_ADD.name, new_name.as_str());
+        self.commit(vec![Write::InsertOperator(op)], entry).await?;
+        Ok(secret)
+    }
+
+    /// Disables an account and ends its tokens. Nobody disables themself.
+    pub async fn disable_operator(&self, session: &Session, user: &str) -> Result<()> {
+        self.authorize(session, &ops::OPERATOR_DISABLE).await?;
+        let who = session.operator.as_str();
+        let target = name(user)?;
+        if target == session.operator {
+            let entry = AuditEntry::refused(who, ops::OPERATOR_DISABLE.name, who, "self");
+            return Err(self
+                .refuse(
+                    entry,
+                    Error::Refused("nobody disables their own account".into()),
+                )
+                .await);
+        }
+        let mut op = self
+            .store
+            .get_operator(&target)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("operator {target}")))?;
+        op.disabled = true;
+        let writes = vec![
+            Write::UpdateOperator(op),
+            Write::DeleteTokensOf(target.clone()),
+        ];
+        self.commit(
+            writes,
+            AuditEntry::ok(who, ops::OPERATOR_DISABLE.name, target.as_str()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Grants the one role of an account that has none. Nobody grants
+    /// themself, and no account holds two roles.
+    pub async fn grant_role(&self, session: &Session, user: &str, role: Role) -> Result<()> {
+        self.authorize(session, &ops::OPERATOR_GRANT).await?;
+        let who = session.operator.as_str();
+        let target = name(user)?;
+        let refuse = |reason: &str| {
+            AuditEntry::refused(who, ops::OPERATOR_GRANT.name, target.as_str(), reason)
+                .with("role", role.as_str())
+        };
+        if target == session.operator {
+            return Err(self
+                .refuse(
+                    refuse("self"),
+                    Error::Refused("nobody grants a role to themself".into()),
+                )
+                .await);
+        }
+        let Some(mut op) = self.store.get_operator(&target).await? else {
+            return Err(self
+                .refuse(
+                    refuse("no such account"),
+                    Error::NotFound(format!("operator {target}")),
+                )
+                .await);
+        };
+        if let Some(existing) = op.role {
+            let e = Error::Refused(format!(
+                "{target} already holds the role {existing}; no account holds two"
+            ));
+            return Err(self.refuse(refuse("already has a role"), e).await);
+        }
+        op.role = Some(role);
+        let entry = AuditEntry::ok(who, ops::OPERATOR_GRANT.name, target.as_str())
+            .with("role", role.as_str());
+        self.commit(vec![Write::UpdateOperator(op)], entry).await?;
+        Ok(())
+    }
+
+    /// Lists accounts.
+    pub async fn list_operators(&self, session: &Session) -> Result<Vec<OperatorView>> {
+        self.authorize(session, &ops::OPERATOR_LIST).await?;
+        Ok(self
+            .store
+            .list_operators()
+            .await?
+            .into_iter()
+            .map(|op| OperatorView {
+                user: op.name.to_string(),
+                role: op.role,
+                disabled: op.disabled,
+                must_change_password: op.must_change_password,
+                locked_until_ms: op.locked_until_ms,
+            })
+            .collect())
+    }
+}

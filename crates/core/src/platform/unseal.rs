@@ -1,0 +1,183 @@
+//! Unseal with M of N shares, seal again, health.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use sscard_gm::sm2::Sm2PrivateKey;
+use zeroize::Zeroizing;
+
+use super::{meta, ops, Platform, Session, State, Unsealed};
+use crate::audit::AuditEntry;
+use crate::barrier::Keyring;
+use crate::seal::{self, ShareFile};
+use crate::{Error, Result};
+
+/// `/v1/sys/health`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Health {
+    /// `sscard init` has been run on this store.
+    pub initialized: bool,
+    /// This node holds no root key.
+    pub sealed: bool,
+    /// The version of sscard.
+    pub version: &'static str,
+}
+
+/// Where unsealing stands after a share.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnsealProgress {
+    /// Still sealed.
+    pub sealed: bool,
+    /// Distinct shares given so far.
+    pub progress: u8,
+    /// Shares needed.
+    pub threshold: u8,
+}
+
+impl Platform {
+    /// Health of this node.
+    pub async fn health(&self) -> Result<Health> {
+        let initialized = self.store.get_meta(meta::SEAL_CONFIG).await?.is_some();
+        Ok(Health {
+            initialized,
+            sealed: self.unsealed().is_err(),
+            version: env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    /// Gives one share. With the threshold reached, rebuilds the root key,
+    /// opens the keyring and the audit keys, and the platform is unsealed.
+    pub async fn unseal(&self, share: &[u8]) -> Result<UnsealProgress> {
+        let config = self.seal_config().await?;
+        if self.unsealed().is_ok() {
+            return Ok(UnsealProgress {
+                sealed: false,
+                progress: config.threshold,
+                threshold: config.threshold,
+            });
+        }
+        let file = match ShareFile::parse(share)
+            .and_then(|f| seal::check_share(&config, &f).map(|()| f))
+        {
+            Ok(file) => file,
+            Err(e) => {
+                let entry =
+                    AuditEntry::refused("anonymous", "sys.unseal", "platform", &e.to_string());
+                return Err(self.refuse(entry, e).await);
+            }
+        };
+        let shares = {
+            let mut state = self.state.write().map_err(|_| super::poisoned())?;
+            match &mut *state {
+                State::Unsealed(_) => {
+                    return Ok(UnsealProgress {
+                        sealed: false,
+                        progress: config.threshold,
+                        threshold: config.threshold,
+                    })
+                }
+                State::Sealed(given) => {
+                    if !given.iter().any(|g| g.index() == file.index()) {
+                        given.push(file);
+                    }
+                    if given.len() < usize::from(config.threshold) {
+                        let progress = u8::try_from(given.len()).unwrap_or(u8::MAX);
+                        return Ok(UnsealProgress {
+                            sealed: true,
+                            progress,
+                            threshold: config.threshold,
+                        });
+                    }
+                    std::mem::take(given)
+                }
+            }
+        };
+        let unsealed = match self.open_with(&config, &shares).await {
+            Ok(u) => u,
+            Err(e) => {
+                let entry =
+                    AuditEntry::refused("anonymous", "sys.unseal", "platform", &e.to_string());
+                return Err(self.refuse(entry, e).await);
+            }
+        };
+        *self.state.write().map_err(|_| super::poisoned())? = State::Unsealed(Arc::new(unsealed));
+        self.commit(
+            Vec::new(),
+            AuditEntry::ok("anonymous", "sys.unseal", "platform"),
+        )
+        .await?;
+        Ok(UnsealProgress {
+            sealed: false,
+            progress: config.threshold,
+            threshold: config.threshold,
+        })
+    }
+
+    async fn open_with(&self, config: &seal::SealConfig, shares: &[ShareFile]) -> Result<Unsealed> {
+        let root = seal::combine(config, shares)?;
+        let wrapped = self
+            .store
+            .get_meta(meta::KEYRING)
+            .await?
+            .ok_or_else(|| Error::Integrity("no keyring".into()))?;
+        let keyring = Keyring::unwrap(&root, &wrapped)?;
+        let sealed_hmac = self
+            .store
+            .get_meta(meta::AUDIT_HMAC_KEY)
+            .await?
+            .ok_or_else(|| Error::Integrity("no audit HMAC key".into()))?;
+        let audit_hmac = keyring.open(meta::AUDIT_HMAC_KEY, &sealed_hmac)?;
+        let sealed_key = self
+            .store
+            .get_meta(meta::AUDIT_SIGNING_KEY)
+            .await?
+            .ok_or_else(|| Error::Integrity("no audit signing key".into()))?;
+        let der = keyring.open(meta::AUDIT_SIGNING_KEY, &sealed_key)?;
+        let audit_key = Sm2PrivateKey::from_pkcs8_der(&der)?;
+        Ok(Unsealed {
+            root,
+            keyring,
+            audit_hmac: Zeroizing::new(audit_hmac.to_vec()),
+            audit_key,
+        })
+    }
+
+    /// Seals this node: the root key and keyring leave memory.
+    pub async fn seal(&self, session: &Session) -> Result<()> {
+        self.authorize(session, &ops::SYS_SEAL).await?;
+        self.commit(
+            Vec::new(),
+            AuditEntry::ok(session.operator.as_str(), ops::SYS_SEAL.name, "platform"),
+        )
+        .await?;
+        *self.state.write().map_err(|_| super::poisoned())? = State::Sealed(Vec::new());
+        Ok(())
+    }
+
+    /// Adds a keyring term: new secrets are sealed under it, older ones stay
+    /// readable; no restart, no downtime. Returns the new term.
+    pub async fn rotate_keyring(&self, session: &Session) -> Result<u32> {
+        self.authorize(session, &ops::SYS_ROTATE).await?;
+        let current = self.unsealed()?;
+        let mut keyring = Keyring::unwrap(&current.root, &current.keyring.wrap(&current.root)?)?;
+        let term = keyring.rotate()?;
+        let wrapped = keyring.wrap(&current.root)?;
+        self.commit(
+            vec![crate::store::Write::PutMeta {
+                key: meta::KEYRING.into(),
+                value: wrapped,
+            }],
+            AuditEntry::ok(session.operator.as_str(), ops::SYS_ROTATE.name, "keyring")
+                .with("term", term.to_string()),
+        )
+        .await?;
+        let next = Unsealed {
+            root: current.root.clone(),
+            keyring,
+            audit_hmac: current.audit_hmac.clone(),
+            audit_key: current.audit_key.clone(),
+        };
+        *self.state.write().map_err(|_| super::poisoned())? = State::Unsealed(Arc::new(next));
+        Ok(term)
+    }
+}

@@ -1,0 +1,233 @@
+//! # sscard-store
+//!
+//! The platform's storage on sqlx: one embedded SQLite file by default (WAL,
+//! `synchronous=FULL`, nothing to start), or PostgreSQL by URL. One code
+//! path serves both through sqlx's `Any` driver; each backend has its own
+//! migrations, applied at open.
+
+#![forbid(unsafe_code)]
+
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+use sscard_core::audit::{AuditEntry, AuditRecord};
+use sscard_core::operator::{Operator, OperatorName, TokenRow};
+use sscard_core::store::{Store, Write};
+use sscard_core::{Error, Result};
+
+/// The file of the embedded database inside a data directory.
+pub const SQLITE_FILE: &str = "sscard.db";
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL (or a compatible engine).
+    Postgres,
+}
+
+/// A [`Store`] on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn storage(e: sqlx::Error) -> Error {
+    if let Some(db) = e.as_database_error() {
+        if db.is_unique_violation() {
+            return Error::Conflict(db.message().to_string());
+        }
+    }
+    Error::Storage(e.to_string())
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite database of a data directory.
+    pub async fn open_dir(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let path = dir.join(SQLITE_FILE);
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        Self::connect(&url).await
+    }
+
+    /// Connects to a `sqlite://…` or `postgres://…` URL and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Invalid(format!(
+                "unsupported database URL (sqlite:// or postgres://): {}",
+                url.split(':').next().unwrap_or_default()
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(storage)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers do not block the writer. FULL: an
+                        // acknowledged commit survives a crash or power loss.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(storage)?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Storage(format!("migration: {e}")))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// A plain PostgreSQL pool without migrations, for administration
+    /// (creating schemas in tests and tools).
+    pub async fn admin_pool(url: &str) -> Result<sqlx::PgPool> {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect(url)
+            .await
+            .map_err(storage)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// This store as the platform's trait object.
+    pub fn into_dyn(self) -> Arc<dyn Store> {
+        Arc::new(self)
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| r.try_get::<Vec<u8>, _>("value").map_err(storage))
+            .transpose()
+    }
+
+    async fn get_operator(&self, name: &OperatorName) -> Result<Option<Operator>> {
+        let row = sqlx::query(rows::SELECT_OPERATOR)
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| rows::operator(&r)).transpose()
+    }
+
+    async fn list_operators(&self) -> Result<Vec<Operator>> {
+        let rows = sqlx::query(rows::SELECT_OPERATORS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(rows::operator).collect()
+    }
+
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRow>> {
+        let row = sqlx::query(
+            "SELECT hash, operator, expires_ms, password_change_only FROM tokens WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(storage)?;
+        row.map(|r| rows::token(&r)).transpose()
+    }
+
+    async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(rows::SELECT_AUDIT_RANGE)
+            .bind(from_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(rows::audit).collect()
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditRecord>> {
+        let row = sqlx::query(rows::SELECT_AUDIT_HEAD)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| rows::audit(&r)).transpose()
+    }
+
+    async fn commit(&self, writes: Vec<Write>, entry: AuditEntry) -> Result<AuditRecord> {
+        let mut tx = self.pool.begin().await.map_err(storage)?;
+        // Taking the head row first locks out other appenders until commit
+        // (a row lock in PostgreSQL, the write lock in SQLite).
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?;
+        let seq: i64 = head.try_get("seq").map_err(storage)?;
+        let prev_hash: String = head.try_get("hash").map_err(storage)?;
+        for write in writes {
+            rows::apply(&mut tx, write).await?;
+        }
+        let record = entry.into_record(seq, sscard_core::now_ms(), &prev_hash);
+        let details =
+            serde_json::to_string(&record.details).map_err(|e| Error::Storage(e.to_string()))?;
+        sqlx::query(rows::INSERT_AUDIT)
+            .bind(record.seq)
+            .bind(record.time_ms)
+            .bind(&record.actor)
+            .bind(&record.action)
+            .bind(&record.target)
+            .bind(&record.outcome)
+            .bind(details)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&record.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(record)
+    }
+}

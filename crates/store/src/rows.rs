@@ -1,0 +1,182 @@
+//! SQL text and row mapping shared by both backends.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use sscard_core::audit::AuditRecord;
+use sscard_core::operator::{Operator, OperatorName, TokenRow};
+use sscard_core::store::Write;
+use sscard_core::{now_ms, Error, Result, Role};
+
+use crate::storage;
+
+macro_rules! operator_columns {
+    () => {
+        "name, role, disabled, must_change, failed_logins, locked_until_ms, password, created_ms"
+    };
+}
+macro_rules! audit_columns {
+    () => {
+        "seq, time_ms, actor, action, target, outcome, details, prev_hash, hash"
+    };
+}
+
+pub const SELECT_OPERATOR: &str = concat!(
+    "SELECT ",
+    operator_columns!(),
+    " FROM operators WHERE name = $1"
+);
+pub const SELECT_OPERATORS: &str = concat!(
+    "SELECT ",
+    operator_columns!(),
+    " FROM operators ORDER BY name"
+);
+const INSERT_OPERATOR: &str = concat!(
+    "INSERT INTO operators (",
+    operator_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+pub const SELECT_AUDIT_RANGE: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2"
+);
+pub const SELECT_AUDIT_HEAD: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit ORDER BY seq DESC LIMIT 1"
+);
+pub const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit (",
+    audit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+pub fn operator(row: &AnyRow) -> Result<Operator> {
+    let name: String = row.try_get("name").map_err(storage)?;
+    let role: Option<String> = row.try_get("role").map_err(storage)?;
+    let role = match role {
+        Some(r) => {
+            Some(Role::parse(&r).ok_or_else(|| Error::Integrity(format!("stored role {r}")))?)
+        }
+        None => None,
+    };
+    Ok(Operator {
+        name: OperatorName::parse(&name)?,
+        role,
+        disabled: row.try_get::<i64, _>("disabled").map_err(storage)? != 0,
+        must_change_password: row.try_get::<i64, _>("must_change").map_err(storage)? != 0,
+        failed_logins: row.try_get("failed_logins").map_err(storage)?,
+        locked_until_ms: row.try_get("locked_until_ms").map_err(storage)?,
+        password: row.try_get("password").map_err(storage)?,
+        created_ms: row.try_get("created_ms").map_err(storage)?,
+    })
+}
+
+pub fn token(row: &AnyRow) -> Result<TokenRow> {
+    let operator: String = row.try_get("operator").map_err(storage)?;
+    Ok(TokenRow {
+        hash: row.try_get("hash").map_err(storage)?,
+        operator: OperatorName::parse(&operator)?,
+        expires_ms: row.try_get("expires_ms").map_err(storage)?,
+        password_change_only: row
+            .try_get::<i64, _>("password_change_only")
+            .map_err(storage)?
+            != 0,
+    })
+}
+
+pub fn audit(row: &AnyRow) -> Result<AuditRecord> {
+    let details: String = row.try_get("details").map_err(storage)?;
+    Ok(AuditRecord {
+        seq: row.try_get("seq").map_err(storage)?,
+        time_ms: row.try_get("time_ms").map_err(storage)?,
+        actor: row.try_get("actor").map_err(storage)?,
+        action: row.try_get("action").map_err(storage)?,
+        target: row.try_get("target").map_err(storage)?,
+        outcome: row.try_get("outcome").map_err(storage)?,
+        details: serde_json::from_str(&details)
+            .map_err(|_| Error::Integrity("stored audit details".into()))?,
+        prev_hash: row.try_get("prev_hash").map_err(storage)?,
+        hash: row.try_get("hash").map_err(storage)?,
+    })
+}
+
+pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<()> {
+    match write {
+        Write::PutMeta { key, value } => {
+            // Delete-then-insert is the one upsert both dialects share.
+            sqlx::query("DELETE FROM meta WHERE key = $1")
+                .bind(&key)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+                .bind(key)
+                .bind(value)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::InsertOperator(op) => {
+            sqlx::query(INSERT_OPERATOR)
+                .bind(op.name.as_str().to_string())
+                .bind(op.role.map(|r| r.as_str().to_string()))
+                .bind(flag(op.disabled))
+                .bind(flag(op.must_change_password))
+                .bind(op.failed_logins)
+                .bind(op.locked_until_ms)
+                .bind(op.password)
+                .bind(op.created_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::UpdateOperator(op) => {
+            let done = sqlx::query(
+                "UPDATE operators SET role = $1, disabled = $2, must_change = $3, failed_logins = $4, \
+                 locked_until_ms = $5, password = $6 WHERE name = $7",
+            )
+            .bind(op.role.map(|r| r.as_str().to_string()))
+            .bind(flag(op.disabled))
+            .bind(flag(op.must_change_password))
+            .bind(op.failed_logins)
+            .bind(op.locked_until_ms)
+            .bind(op.password)
+            .bind(op.name.as_str().to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(storage)?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound(format!("operator {}", op.name)));
+            }
+        }
+        Write::PutToken(token) => {
+            sqlx::query("DELETE FROM tokens WHERE expires_ms < $1")
+                .bind(now_ms())
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+            sqlx::query("INSERT INTO tokens (hash, operator, expires_ms, password_change_only) VALUES ($1, $2, $3, $4)")
+                .bind(token.hash)
+                .bind(token.operator.as_str().to_string())
+                .bind(token.expires_ms)
+                .bind(flag(token.password_change_only))
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::DeleteTokensOf(name) => {
+            sqlx::query("DELETE FROM tokens WHERE operator = $1")
+                .bind(name.as_str().to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        _ => return Err(Error::Storage("unsupported write".into())),
+    }
+    Ok(())
+}

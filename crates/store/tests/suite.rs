@@ -1,0 +1,400 @@
+//! One storage suite, run against every backend: embedded SQLite and the
+//! PostgreSQL on 127.0.0.1:5432 (database `test`). A PostgreSQL test skips,
+//! saying so, only when no server answers there.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sscard_core::audit::{AuditEntry, ChainVerifier};
+use sscard_core::operator::{Operator, OperatorName, TokenRow};
+use sscard_core::platform::{InitOptions, Platform};
+use sscard_core::seal::{self, SealConfig};
+use sscard_core::store::{Store, Write};
+use sscard_core::{now_ms, Error, Role};
+use sscard_store::{Backend, SqlStore};
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A store on a fresh database of one backend, and how to dump it.
+struct Fixture {
+    store: SqlStore,
+    place: Place,
+}
+
+enum Place {
+    Dir(PathBuf),
+    Schema(String),
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn sqlite() -> Fixture {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("store"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqlStore::open_dir(&dir).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    Fixture {
+        store,
+        place: Place::Dir(dir),
+    }
+}
+
+async fn postgres() -> Option<Fixture> {
+    let admin = match SqlStore::admin_pool(PG_ADMIN).await {
+        Ok(pool) => pool,
+        Err(e) => {
+            println!("skipping: no PostgreSQL answers at {PG_ADMIN}: {e}");
+            return None;
+        }
+    };
+    let schema = unique("sscard_test");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let url = format!("{PG_ADMIN}?options=-c%20search_path%3D{schema}");
+    let store = SqlStore::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    Some(Fixture {
+        store,
+        place: Place::Schema(schema),
+    })
+}
+
+impl Fixture {
+    fn dyn_store(&self) -> Arc<dyn Store> {
+        Arc::new(self.store.clone())
+    }
+
+    /// Every byte the backend holds for this platform: the SQLite files
+    /// (with the WAL), or a `pg_dump` of the schema.
+    async fn dump(&self) -> Vec<u8> {
+        match &self.place {
+            Place::Dir(dir) => {
+                let mut all = Vec::new();
+                for entry in std::fs::read_dir(dir).unwrap() {
+                    all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+                }
+                all
+            }
+            Place::Schema(schema) => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["-h", "127.0.0.1", "-U", "postgres", "-n", schema, "test"])
+                    .output()
+                    .expect("pg_dump must be installed beside PostgreSQL");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(String::from_utf8_lossy(&out.stdout).contains("CREATE TABLE"));
+                out.stdout
+            }
+        }
+    }
+}
+
+fn operator(name: &str) -> Operator {
+    Operator {
+        name: OperatorName::parse(name).unwrap(),
+        role: None,
+        disabled: false,
+        must_change_password: true,
+        failed_logins: 0,
+        locked_until_ms: 0,
+        password: vec![1, 2, 3, 0, 255],
+        created_ms: now_ms(),
+    }
+}
+
+fn entry(n: usize) -> AuditEntry {
+    AuditEntry::ok("tester", "test.write", &format!("item-{n}")).with("n", n.to_string())
+}
+
+async fn meta_round_trips_and_overwrites(f: Fixture) {
+    let s = f.dyn_store();
+    assert_eq!(s.get_meta("k").await.unwrap(), None);
+    s.commit(
+        vec![Write::PutMeta {
+            key: "k".into(),
+            value: vec![0, 1, 2],
+        }],
+        entry(1),
+    )
+    .await
+    .unwrap();
+    s.commit(
+        vec![Write::PutMeta {
+            key: "k".into(),
+            value: vec![9; 300],
+        }],
+        entry(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.get_meta("k").await.unwrap(), Some(vec![9; 300]));
+}
+
+async fn operators_insert_update_list_and_conflict(f: Fixture) {
+    let s = f.dyn_store();
+    s.commit(
+        vec![
+            Write::InsertOperator(operator("bob")),
+            Write::InsertOperator(operator("alice")),
+        ],
+        entry(1),
+    )
+    .await
+    .unwrap();
+    let mut bob = s
+        .get_operator(&OperatorName::parse("bob").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.password, vec![1, 2, 3, 0, 255]);
+    assert_eq!(bob.role, None);
+    bob.role = Some(Role::Audit);
+    bob.failed_logins = 3;
+    bob.disabled = true;
+    s.commit(vec![Write::UpdateOperator(bob.clone())], entry(2))
+        .await
+        .unwrap();
+    assert_eq!(s.get_operator(&bob.name).await.unwrap().unwrap(), bob);
+    let names: Vec<String> = s
+        .list_operators()
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.name.to_string())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+
+    // A duplicate rolls back the whole transaction, its audit record included.
+    let head = s.audit_head().await.unwrap().unwrap().seq;
+    let err = s
+        .commit(
+            vec![
+                Write::PutMeta {
+                    key: "x".into(),
+                    value: vec![1],
+                },
+                Write::InsertOperator(operator("bob")),
+            ],
+            entry(3),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(s.audit_head().await.unwrap().unwrap().seq, head);
+    assert_eq!(s.get_meta("x").await.unwrap(), None);
+    // Updating a missing operator fails the same way.
+    assert!(s
+        .commit(vec![Write::UpdateOperator(operator("carol"))], entry(4))
+        .await
+        .is_err());
+    assert_eq!(s.audit_head().await.unwrap().unwrap().seq, head);
+}
+
+async fn tokens_are_stored_by_hash_and_removed_per_operator(f: Fixture) {
+    let s = f.dyn_store();
+    s.commit(vec![Write::InsertOperator(operator("tom"))], entry(1))
+        .await
+        .unwrap();
+    let tom = OperatorName::parse("tom").unwrap();
+    let live = TokenRow {
+        hash: "aa".repeat(32),
+        operator: tom.clone(),
+        expires_ms: now_ms() + 60_000,
+        password_change_only: true,
+    };
+    let old = TokenRow {
+        hash: "bb".repeat(32),
+        operator: tom.clone(),
+        expires_ms: now_ms() - 1,
+        password_change_only: false,
+    };
+    s.commit(vec![Write::PutToken(old.clone())], entry(2))
+        .await
+        .unwrap();
+    s.commit(vec![Write::PutToken(live.clone())], entry(3))
+        .await
+        .unwrap();
+    assert_eq!(s.get_token(&live.hash).await.unwrap(), Some(live.clone()));
+    assert_eq!(
+        s.get_token(&old.hash).await.unwrap(),
+        None,
+        "expired tokens are swept"
+    );
+    s.commit(vec![Write::DeleteTokensOf(tom)], entry(4))
+        .await
+        .unwrap();
+    assert_eq!(s.get_token(&live.hash).await.unwrap(), None);
+}
+
+async fn the_audit_chain_links_every_record(f: Fixture) {
+    let s = f.dyn_store();
+    assert!(s.audit_head().await.unwrap().is_none());
+    for n in 1..=25 {
+        let r = s.commit(Vec::new(), entry(n)).await.unwrap();
+        assert_eq!(r.seq, n as i64);
+    }
+    let records = s.audit_range(1, 100).await.unwrap();
+    assert_eq!(records.len(), 25);
+    let mut v = ChainVerifier::new(None);
+    for r in &records {
+        v.push(r, None).unwrap();
+    }
+    assert_eq!(
+        s.audit_range(10, 5)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>(),
+        [10, 11, 12, 13, 14]
+    );
+    assert_eq!(s.audit_head().await.unwrap().unwrap(), records[24]);
+}
+
+async fn concurrent_appends_keep_one_unbroken_chain(f: Fixture) {
+    let s = f.dyn_store();
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.commit(Vec::new(), entry(n)).await.unwrap().seq })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<i64>>());
+    let mut v = ChainVerifier::new(None);
+    for r in s.audit_range(1, 100).await.unwrap() {
+        v.push(&r, None).unwrap();
+    }
+    assert_eq!(v.count(), 40);
+}
+
+/// The whole platform on this backend: after init, unseal, a login and a
+/// key rotation, no known secret appears anywhere in the database's bytes.
+async fn a_dump_holds_no_plaintext_secret(f: Fixture) {
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(3, 2).unwrap())
+        .await
+        .unwrap();
+    let platform = Platform::new(Arc::clone(&store));
+    for share in &out.shares[..2] {
+        platform
+            .unseal(share.to_json().unwrap().as_bytes())
+            .await
+            .unwrap();
+    }
+    let (_, security) = &out.operators[1];
+    let login = platform
+        .login(&security.user, &security.password)
+        .await
+        .unwrap();
+    let session = platform.authenticate(&login.token).await.unwrap();
+    platform
+        .change_password(
+            &session,
+            &security.password,
+            "a new passphrase of the officer",
+        )
+        .await
+        .unwrap();
+    let login = platform
+        .login(&security.user, "a new passphrase of the officer")
+        .await
+        .unwrap();
+    let session = platform.authenticate(&login.token).await.unwrap();
+    assert_eq!(platform.rotate_keyring(&session).await.unwrap(), 2);
+
+    let config: SealConfig =
+        serde_json::from_slice(&store.get_meta("seal_config").await.unwrap().unwrap()).unwrap();
+    let root = seal::combine(&config, &out.shares[1..]).unwrap();
+    let mut secrets: Vec<Vec<u8>> = vec![
+        root.expose_secret().to_vec(),
+        hex::encode(root.expose_secret()).into_bytes(),
+        login.token.as_bytes().to_vec(),
+        b"a new passphrase of the officer".to_vec(),
+    ];
+    for (_, c) in &out.operators {
+        secrets.push(c.password.as_bytes().to_vec());
+    }
+    for share in &out.shares {
+        secrets.push(share.share.as_bytes().to_vec());
+        secrets.push(hex::decode(&share.share).unwrap());
+    }
+    let dump = f.dump().await;
+    assert!(dump.len() > 1000);
+    for secret in &secrets {
+        assert!(
+            !holds(&dump, secret),
+            "a secret of {} bytes is in the dump",
+            secret.len()
+        );
+    }
+    // The search can fail: a value stored in clear (the audit public key) is found.
+    let public = store.get_meta("audit_public_key").await.unwrap().unwrap();
+    let line = public.split(|b| *b == b'\n').nth(1).unwrap().to_vec();
+    assert!(holds(&dump, &line));
+}
+
+/// Whether `dump` holds `value` as raw bytes or in hex (how pg_dump prints bytea).
+fn holds(dump: &[u8], value: &[u8]) -> bool {
+    let hex = hex::encode(value).into_bytes();
+    [value, hex.as_slice()]
+        .iter()
+        .any(|v| dump.windows(v.len()).any(|w| w == *v))
+}
+
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(fixture) = super::postgres().await else { return };
+                    super::$test(fixture).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    meta_round_trips_and_overwrites,
+    operators_insert_update_list_and_conflict,
+    tokens_are_stored_by_hash_and_removed_per_operator,
+    the_audit_chain_links_every_record,
+    concurrent_appends_keep_one_unbroken_chain,
+    a_dump_holds_no_plaintext_secret,
+);
