@@ -53,5 +53,20 @@ impl From<sscard_gm::Error> for CliError {
     }
 }
 
+impl From<sscard_core::Error> for CliError {
+    fn from(error: sscard_core::Error) -> Self {
+        use sscard_core::Error as E;
+        match error {
+            E::Storage(_) => Self::Unreachable(error.to_string()),
+            E::Sealed
+            | E::BadShare(_)
+            | E::Forbidden { .. }
+            | E::Refused(_)
+            | E::BadCredentials => Self::Refused(error.to_string()),
+            _ => Self::Input(error.to_string()),
+        }
+    }
+}
+
 /// Result of a command.
 pub type CliResult<T = ()> = Result<T, CliError>;

@@ -6,11 +6,15 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bench;
+mod client;
 mod demo;
 mod error;
 mod gm;
+mod init;
 mod io;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -34,6 +38,20 @@ enum Command {
     Bench(bench::BenchCommand),
     /// A walk-through of the card-system cryptography, in a scratch directory.
     Demo(demo::Args),
+    /// Create the root key, its shares and the first operators.
+    Init(init::InitArgs),
+    /// Run the platform's HTTP API.
+    Serve(serve::ServeArgs),
+    /// Give the server one unseal share.
+    Unseal(admin::seal::UnsealArgs),
+    /// Seal the server (security administrator).
+    Seal(admin::seal::SealArgs),
+    /// Log in; prints a token for SSCARD_TOKEN.
+    Login(admin::login::LoginArgs),
+    /// Operator accounts and roles.
+    Operator(admin::operator::OperatorArgs),
+    /// The audit log: list, export, verify.
+    Audit(admin::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +63,16 @@ fn main() -> ExitCode {
         Command::Gm(command) => gm::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Demo(args) => demo::run(args),
+        Command::Init(args) => block_on(init::run(args)),
+        Command::Serve(args) => {
+            init_tracing();
+            block_on(serve::run(args))
+        }
+        Command::Unseal(args) => admin::seal::unseal(args),
+        Command::Seal(args) => admin::seal::seal(args),
+        Command::Login(args) => admin::login::run(args),
+        Command::Operator(args) => admin::operator::run(args),
+        Command::Audit(args) => admin::audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +81,25 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+/// Runs an async command on a multi-threaded runtime.
+fn block_on(future: impl std::future::Future<Output = error::CliResult>) -> error::CliResult {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| error::CliError::Unreachable(format!("runtime: {e}")))?
+        .block_on(future)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Help and version go to stdout with exit 0; a usage error is one line on

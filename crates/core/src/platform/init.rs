@@ -81,6 +81,18 @@ pub struct InitOutput {
 impl Platform {
     /// Initializes an empty store. Refused if the store has a root key already.
     pub async fn initialize(store: &dyn Store, options: &InitOptions) -> Result<InitOutput> {
+        Self::initialize_then(store, options, |_| Ok(())).await
+    }
+
+    /// Initializes an empty store, calling `persist` with the shares and
+    /// passwords before anything is committed: if `persist` fails (it could
+    /// not write the share files), the store stays uninitialized, and no root
+    /// key exists that nobody holds.
+    pub async fn initialize_then(
+        store: &dyn Store,
+        options: &InitOptions,
+        persist: impl FnOnce(&InitOutput) -> Result<()>,
+    ) -> Result<InitOutput> {
         if store.get_meta(meta::SEAL_CONFIG).await?.is_some() {
             return Err(Error::AlreadyInitialized);
         }
@@ -144,7 +156,9 @@ impl Platform {
             .with("shares", options.shares.to_string())
             .with("threshold", options.threshold.to_string())
             .with("operators", names.join(","));
+        let output = InitOutput { shares, operators };
+        persist(&output)?;
         store.commit(writes, entry).await?;
-        Ok(InitOutput { shares, operators })
+        Ok(output)
     }
 }

@@ -1,0 +1,6 @@
+//! Commands that talk to a running server.
+
+pub mod audit;
+pub mod login;
+pub mod operator;
+pub mod seal;

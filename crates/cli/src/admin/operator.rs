@@ -1,0 +1,81 @@
+//! `sscard operator add|disable|grant|list`.
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use crate::client::{print, Client, Connection};
+use crate::error::CliResult;
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an account (system administrator); prints its one-time password.
+    Add {
+        #[arg(long)]
+        user: String,
+    },
+    /// Disable an account (system administrator).
+    Disable { name: String },
+    /// Grant the one role of an account (security administrator).
+    Grant {
+        name: String,
+        #[arg(long, value_parser = ["system", "security", "audit"])]
+        role: String,
+    },
+    /// List accounts (system and security administrators).
+    List,
+}
+
+/// Arguments of `operator`.
+#[derive(Debug, clap::Args)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    command: OperatorCommand,
+    #[command(flatten)]
+    connection: Connection,
+    /// JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+pub fn run(args: OperatorArgs) -> CliResult {
+    let client = Client::new(&args.connection);
+    match args.command {
+        OperatorCommand::Add { user } => {
+            let answer: Value = client.post("/v1/operators", &json!({ "user": user }))?;
+            print(&answer, args.json);
+        }
+        OperatorCommand::Disable { name } => {
+            let _: Value = client.post(&format!("/v1/operators/{name}/disable"), &json!({}))?;
+            println!("disabled: {name}");
+        }
+        OperatorCommand::Grant { name, role } => {
+            let _: Value = client.post(
+                &format!("/v1/operators/{name}/grant"),
+                &json!({ "role": role }),
+            )?;
+            println!("granted: {name} {role}");
+        }
+        OperatorCommand::List => {
+            let answer: Value = client.get("/v1/operators")?;
+            if args.json {
+                print(&answer, true);
+            } else {
+                for op in answer.as_array().into_iter().flatten() {
+                    let field = |k: &str| {
+                        op.get(k).map_or("-".to_string(), |v| {
+                            v.as_str().map_or(v.to_string(), str::to_string)
+                        })
+                    };
+                    println!(
+                        "operator: {} role={} disabled={} must_change_password={}",
+                        field("user"),
+                        field("role").replace("null", "-"),
+                        field("disabled"),
+                        field("must_change_password")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

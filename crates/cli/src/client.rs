@@ -1,0 +1,143 @@
+//! The HTTP client of the admin commands: `--addr`/`SSCARD_ADDR`,
+//! `--token`/`SSCARD_TOKEN`, and the mapping of HTTP answers to exit codes.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{CliError, CliResult};
+
+/// Where the server is and who is calling.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// The server's address.
+    #[arg(
+        long,
+        env = "SSCARD_ADDR",
+        default_value = "http://127.0.0.1:8300",
+        global = true
+    )]
+    pub addr: String,
+    /// A token from `sscard login`.
+    #[arg(long, env = "SSCARD_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// A client of one server.
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client for `connection`.
+    pub fn new(connection: &Connection) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .build()
+            .into();
+        Self {
+            base: connection.addr.trim_end_matches('/').to_string(),
+            token: connection.token.clone(),
+            agent,
+        }
+    }
+
+    /// A client that sends `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            base: self.base.clone(),
+            token: Some(token.to_string()),
+            agent: self.agent.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn unreachable(&self, e: &ureq::Error) -> CliError {
+        CliError::Unreachable(format!("cannot reach {}: {e}", self.base))
+    }
+
+    fn finish(&self, mut response: ureq::http::Response<ureq::Body>) -> CliResult<String> {
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().map_err(|e| {
+            CliError::Unreachable(format!("reading the answer of {}: {e}", self.base))
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let (code, message) = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                Some((
+                    v.get("code")?.as_str()?.to_string(),
+                    v.get("message")?.as_str()?.to_string(),
+                ))
+            })
+            .unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
+        let line = format!("{message} ({code})");
+        Err(match status {
+            401 | 403 | 423 => CliError::Refused(line),
+            400..=499 => CliError::Input(line),
+            _ => CliError::Unreachable(format!("the server failed: {line}")),
+        })
+    }
+
+    /// GET, returning the body text.
+    pub fn get_text(&self, path: &str) -> CliResult<String> {
+        let mut request = self.agent.get(self.url(path));
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let response = request.call().map_err(|e| self.unreachable(&e))?;
+        self.finish(response)
+    }
+
+    /// GET, parsing JSON.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        parse(&self.get_text(path)?)
+    }
+
+    /// POST a JSON body, parsing the JSON answer (`null` for an empty one).
+    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+        let mut request = self.agent.post(self.url(path));
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let response = request.send_json(body).map_err(|e| self.unreachable(&e))?;
+        let text = self.finish(response)?;
+        parse(if text.is_empty() { "null" } else { &text })
+    }
+}
+
+fn parse<T: DeserializeOwned>(text: &str) -> CliResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| CliError::Unreachable(format!("unexpected answer from the server: {e}")))
+}
+
+/// Prints `value` as JSON, or as `key: value` lines of its top-level fields.
+pub fn print(value: &Value, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) => println!("{k}: {s}"),
+                    Value::Null => println!("{k}: -"),
+                    other => println!("{k}: {other}"),
+                }
+            }
+        }
+        other => println!("{other}"),
+    }
+}

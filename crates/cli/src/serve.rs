@@ -1,0 +1,181 @@
+//! `sscard serve [--data DIR | --database URL] [--listen ADDR] [--dev]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sscard_core::operator::OperatorName;
+use sscard_core::platform::{InitOptions, NewOperator, Platform};
+use sscard_core::Role;
+
+use crate::error::{CliError, CliResult};
+use crate::init::open_store;
+use crate::io::{read_file, write_file, FileMode};
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Data directory: the embedded database, and in --dev the credentials.
+    #[arg(long, value_name = "DIR", default_value = "sscard-data")]
+    data: PathBuf,
+    /// PostgreSQL instead of the embedded database.
+    #[arg(long, value_name = "URL", env = "SSCARD_DATABASE")]
+    database: Option<String>,
+    /// Address to listen on. Plain HTTP is served only on loopback.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8300")]
+    listen: SocketAddr,
+    /// Development mode: init, unseal and create operators automatically. Not for production.
+    #[arg(long)]
+    dev: bool,
+    /// Seconds between signed audit checkpoints when records are waiting.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    checkpoint_seconds: u64,
+    /// Records between signed audit checkpoints.
+    #[arg(long, value_name = "N", default_value_t = Platform::CHECKPOINT_EVERY)]
+    checkpoint_records: i64,
+}
+
+const DEV_SHARE: &str = "dev-share.json";
+const DEV_CREDENTIALS: &str = "dev-credentials.json";
+
+pub async fn run(args: ServeArgs) -> CliResult {
+    if !args.listen.ip().is_loopback() {
+        return Err(CliError::input(format!(
+            "{} is not a loopback address: plain HTTP is served only on loopback (put a TLS-terminating proxy in front, or listen on 127.0.0.1)",
+            args.listen
+        )));
+    }
+    let store = open_store(&args.data, args.database.as_deref()).await?;
+    let platform =
+        Arc::new(Platform::new(store.into_dyn()).with_checkpoint_every(args.checkpoint_records));
+    if args.dev {
+        dev_prepare(&platform, &args.data).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::input(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::input(format!("listener: {e}")))?;
+    let url = format!("http://{addr}");
+    if args.dev {
+        dev_credentials(&args.data, &url)?;
+        eprintln!("===================================================================");
+        eprintln!(" sscard DEVELOPMENT MODE -- NOT FOR PRODUCTION");
+        eprintln!(" One unseal share and every operator password are stored in clear in");
+        eprintln!(" {}", args.data.display());
+        eprintln!("===================================================================");
+    }
+    println!("listening: {url}");
+    tokio::spawn(sscard_server::checkpoint_timer(
+        Arc::clone(&platform),
+        Duration::from_secs(args.checkpoint_seconds.max(1)),
+    ));
+    sscard_server::serve(listener, platform, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Unreachable(format!("server: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// In dev mode: init with one share on first start, then unseal with it.
+async fn dev_prepare(platform: &Platform, dir: &Path) -> CliResult {
+    let share_path = dir.join(DEV_SHARE);
+    if !platform.health().await?.initialized {
+        let op = |label: &str, name: &str, role| -> CliResult<NewOperator> {
+            Ok(NewOperator {
+                label: label.into(),
+                name: OperatorName::parse(name)?,
+                role,
+                one_time: false,
+            })
+        };
+        let options = InitOptions {
+            shares: 1,
+            threshold: 1,
+            operators: vec![
+                op("system", "sysadmin", Role::System)?,
+                op("security", "secadmin", Role::Security)?,
+                op("security2", "secadmin2", Role::Security)?,
+                op("audit", "auditor", Role::Audit)?,
+            ],
+        };
+        let store = Arc::clone(platform.store());
+        Platform::initialize_then(store.as_ref(), &options, |out| {
+            let failed = |e: CliError| sscard_core::Error::Storage(e.to_string());
+            let share = out
+                .shares
+                .first()
+                .ok_or_else(|| sscard_core::Error::Invalid("no share".into()))?;
+            write_file(&share_path, share.to_json()?.as_bytes(), FileMode::Secret)
+                .map_err(failed)?;
+            let operators: serde_json::Map<String, Value> = out
+                .operators
+                .iter()
+                .map(|(label, c)| {
+                    (
+                        label.clone(),
+                        json!({ "user": c.user, "password": c.password.as_str() }),
+                    )
+                })
+                .collect();
+            let credentials = json!({ "addr": "", "operators": operators });
+            let text = zeroize::Zeroizing::new(credentials.to_string());
+            write_file(
+                &dir.join(DEV_CREDENTIALS),
+                text.as_bytes(),
+                FileMode::Secret,
+            )
+            .map_err(failed)
+        })
+        .await?;
+    }
+    let share = zeroize::Zeroizing::new(read_file(&share_path)?);
+    platform.unseal(&share).await?;
+    Ok(())
+}
+
+/// Puts the listening address into the dev credentials file.
+fn dev_credentials(dir: &Path, url: &str) -> CliResult {
+    let path = dir.join(DEV_CREDENTIALS);
+    let text = zeroize::Zeroizing::new(read_file(&path)?);
+    let mut value: Value = serde_json::from_slice(&text)
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    match value.as_object_mut() {
+        Some(map) => {
+            map.insert("addr".into(), Value::String(url.to_string()));
+        }
+        None => {
+            return Err(CliError::input(format!(
+                "{}: not a JSON object",
+                path.display()
+            )))
+        }
+    }
+    let text = zeroize::Zeroizing::new(value.to_string());
+    let tmp = dir.join(format!(".{DEV_CREDENTIALS}.new"));
+    let _ = std::fs::remove_file(&tmp);
+    write_file(&tmp, text.as_bytes(), FileMode::Secret)?;
+    std::fs::rename(&tmp, &path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+}

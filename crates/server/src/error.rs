@@ -1,0 +1,72 @@
+//! The one place where platform errors become HTTP statuses and stable codes.
+//! A 5xx says nothing internal: the detail goes to the log, under the
+//! request id the client also sees.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use sscard_core::Error;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, one per kind of refusal.
+    pub code: &'static str,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl ApiError {
+    /// Status and code of each kind of error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match &self.0 {
+            Error::Sealed => (StatusCode::LOCKED, "sealed"),
+            Error::NotInitialized => (StatusCode::CONFLICT, "not_initialized"),
+            Error::AlreadyInitialized => (StatusCode::CONFLICT, "already_initialized"),
+            Error::BadShare(_) => (StatusCode::BAD_REQUEST, "bad_share"),
+            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Error::Locked { .. } => (StatusCode::LOCKED, "locked"),
+            Error::Disabled => (StatusCode::FORBIDDEN, "disabled"),
+            Error::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
+            Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden_role"),
+            Error::Refused(_) => (StatusCode::FORBIDDEN, "refused"),
+            Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Integrity(_) | Error::Storage(_) | Error::Crypto(_) | _ => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() && code == "internal" {
+            tracing::error!(error = %self.0, "request failed");
+            "internal error; the server log has the detail under this response's request id"
+                .to_string()
+        } else {
+            self.0.to_string()
+        };
+        (status, Json(ErrorBody { code, message })).into_response()
+    }
+}
+
+/// A request error found before the platform sees the request.
+pub fn bad_request(code: &'static str, message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(ErrorBody { code, message })).into_response()
+}

@@ -1,0 +1,137 @@
+//! # sscard-server
+//!
+//! The HTTP API of the platform under `/v1`: JSON bodies, errors as
+//! `{"code", "message"}` (mapped in [`error`]), a request id on every
+//! response, the OpenAPI document at `/v1/openapi.json`, Prometheus metrics
+//! at `/metrics`.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+mod extract;
+mod metrics;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sscard_core::platform::Platform;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::error::ErrorBody;
+
+/// The OpenAPI document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "sscard platform API", description = "Security platform of the social security card One-Card system"),
+    paths(
+        routes::sys::health, routes::sys::unseal, routes::sys::seal, routes::sys::rotate,
+        routes::auth::login, routes::auth::password,
+        routes::operators::list, routes::operators::add, routes::operators::disable, routes::operators::grant,
+        routes::audit::list, routes::audit::export, routes::audit::verify, routes::audit::public_key,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The request id header, set when the client sent none and echoed back.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The whole API over a platform.
+pub fn router(platform: Arc<Platform>) -> Router {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let api = Router::new()
+        .route("/v1/sys/health", get(routes::sys::health))
+        .route("/v1/sys/unseal", post(routes::sys::unseal))
+        .route("/v1/sys/seal", post(routes::sys::seal))
+        .route("/v1/sys/rotate", post(routes::sys::rotate))
+        .route("/v1/auth/login", post(routes::auth::login))
+        .route("/v1/auth/password", post(routes::auth::password))
+        .route(
+            "/v1/operators",
+            get(routes::operators::list).post(routes::operators::add),
+        )
+        .route(
+            "/v1/operators/{name}/disable",
+            post(routes::operators::disable),
+        )
+        .route("/v1/operators/{name}/grant", post(routes::operators::grant))
+        .route("/v1/audit", get(routes::audit::list))
+        .route("/v1/audit/export", get(routes::audit::export))
+        .route("/v1/audit/verify", get(routes::audit::verify))
+        .route("/v1/audit/public-key", get(routes::audit::public_key))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Json(ErrorBody {
+                    code: "not_found",
+                    message: "no such route".into(),
+                }),
+            )
+        })
+        .with_state(Arc::clone(&platform));
+    let metrics_route = Router::new()
+        .route("/metrics", get(metrics::render))
+        .with_state((platform, Arc::clone(&metrics)));
+    api.merge(metrics_route)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::count))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Appends a signed audit checkpoint whenever records have waited longer
+/// than `every`; runs until the process ends.
+pub async fn checkpoint_timer(platform: Arc<Platform>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    let max_age = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tick.tick().await;
+        if let Err(e) = platform.checkpoint_if_stale(max_age).await {
+            tracing::warn!(error = %e, "audit checkpoint failed");
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    platform: Arc<Platform>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(platform))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

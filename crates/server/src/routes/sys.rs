@@ -1,0 +1,98 @@
+//! `/v1/sys/…`: health, unseal, seal, keyring rotation.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sscard_core::platform::Platform;
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller};
+
+/// `GET /v1/sys/health`
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthBody {
+    /// `sscard init` has been run.
+    pub initialized: bool,
+    /// This node is sealed.
+    pub sealed: bool,
+    /// sscard version.
+    pub version: String,
+}
+
+/// Health of this node. No authentication.
+#[utoipa::path(get, path = "/v1/sys/health", responses((status = 200, body = HealthBody)))]
+pub async fn health(State(platform): State<Arc<Platform>>) -> Result<Json<HealthBody>, ApiError> {
+    let h = platform.health().await?;
+    Ok(Json(HealthBody {
+        initialized: h.initialized,
+        sealed: h.sealed,
+        version: h.version.into(),
+    }))
+}
+
+/// `POST /v1/sys/unseal`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UnsealRequest {
+    /// The contents of one share file.
+    #[schema(value_type = String)]
+    pub share: Zeroizing<String>,
+}
+
+/// Progress of unsealing.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UnsealBody {
+    /// Still sealed.
+    pub sealed: bool,
+    /// Distinct shares given.
+    pub progress: u8,
+    /// Shares needed.
+    pub threshold: u8,
+}
+
+/// Gives one share. No authentication: the share is the credential.
+#[utoipa::path(post, path = "/v1/sys/unseal", request_body = UnsealRequest,
+    responses((status = 200, body = UnsealBody), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn unseal(
+    State(platform): State<Arc<Platform>>,
+    Body(req): Body<UnsealRequest>,
+) -> Result<Json<UnsealBody>, ApiError> {
+    let p = platform.unseal(req.share.as_bytes()).await?;
+    Ok(Json(UnsealBody {
+        sealed: p.sealed,
+        progress: p.progress,
+        threshold: p.threshold,
+    }))
+}
+
+/// Seals this node (security administrator).
+#[utoipa::path(post, path = "/v1/sys/seal", security(("bearer" = [])),
+    responses((status = 200, body = UnsealBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn seal(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+) -> Result<Json<HealthBody>, ApiError> {
+    platform.seal(&session).await?;
+    health(State(platform)).await
+}
+
+/// New keyring term.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RotateBody {
+    /// The term new secrets are sealed under.
+    pub term: u32,
+}
+
+/// Adds a keyring term, without downtime (security administrator).
+#[utoipa::path(post, path = "/v1/sys/rotate", security(("bearer" = [])),
+    responses((status = 200, body = RotateBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn rotate(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+) -> Result<Json<RotateBody>, ApiError> {
+    Ok(Json(RotateBody {
+        term: platform.rotate_keyring(&session).await?,
+    }))
+}
