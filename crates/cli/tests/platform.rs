@@ -1,0 +1,680 @@
+//! The platform over real HTTP: a real `sscard serve` process on SQLite,
+//! driven by HTTP requests and by the `sscard` admin commands.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::server::{call, call_raw, Server};
+use common::{arg, fails, ok, ok_text, scratch};
+use serde_json::{json, Value};
+use sscard_core::audit;
+use sscard_core::platform::ops;
+
+/// The HTTP request that performs an operation (on a target that does not
+/// exist where the operation would change something).
+fn request(op: &str) -> (&'static str, String, Option<Value>) {
+    match op {
+        "operator.add" => (
+            "POST",
+            "/v1/operators".into(),
+            Some(json!({"user": format!("new-{}", std::process::id())})),
+        ),
+        "operator.disable" => (
+            "POST",
+            "/v1/operators/nobody-here/disable".into(),
+            Some(json!({})),
+        ),
+        "operator.list" => ("GET", "/v1/operators".into(), None),
+        "operator.grant" => (
+            "POST",
+            "/v1/operators/nobody-here/grant".into(),
+            Some(json!({"role": "audit"})),
+        ),
+        "sys.seal" => ("POST", "/v1/sys/seal".into(), Some(json!({}))),
+        "sys.rotate" => ("POST", "/v1/sys/rotate".into(), Some(json!({}))),
+        "audit.read" => ("GET", "/v1/audit?limit=5".into(), None),
+        "audit.verify" => ("GET", "/v1/audit/verify".into(), None),
+        other => panic!("no request for operation {other}: add it to this test"),
+    }
+}
+
+#[test]
+fn every_operation_admits_its_roles_and_refuses_the_others_with_an_audit_record() {
+    let d = scratch("roles");
+    let server = Server::dev(&d, &[]);
+    let tokens = [
+        ("system", server.login("system")),
+        ("security", server.login("security")),
+        ("audit", server.login("audit")),
+    ];
+    let mut refusals = 0;
+    for op in ops::ALL.iter().filter(|op| op.name != "sys.seal") {
+        let (method, path, body) = request(op.name);
+        for (role, token) in &tokens {
+            let (status, answer) = call(&server.addr, method, &path, Some(token), body.clone());
+            let admitted = op.roles.iter().any(|r| r.as_str() == *role);
+            if admitted {
+                assert_ne!(status, 403, "{} as {role}: {answer}", op.name);
+                assert!(status < 500, "{} as {role}: {answer}", op.name);
+            } else {
+                assert_eq!(status, 403, "{} as {role}: {answer}", op.name);
+                assert_eq!(answer["code"], "forbidden_role");
+                refusals += 1;
+            }
+        }
+    }
+    // Every refusal is in the audit log, with who and what.
+    let (_, page) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit?limit=1000",
+        Some(&tokens[2].1),
+        None,
+    );
+    let refused: Vec<&Value> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["outcome"] == "refused"
+                && r["details"]["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("role ")
+        })
+        .collect();
+    assert_eq!(refused.len(), refusals);
+
+    // Seal last: refused to system and audit, done by security.
+    for (role, token) in &tokens[..] {
+        if *role != "security" {
+            let (status, _) = call(
+                &server.addr,
+                "POST",
+                "/v1/sys/seal",
+                Some(token),
+                Some(json!({})),
+            );
+            assert_eq!(status, 403, "seal as {role}");
+        }
+    }
+    let (status, _) = call(
+        &server.addr,
+        "POST",
+        "/v1/sys/seal",
+        Some(&tokens[1].1),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200);
+    let (status, answer) = call(
+        &server.addr,
+        "GET",
+        "/v1/operators",
+        Some(&tokens[0].1),
+        None,
+    );
+    assert_eq!((status, answer["code"].as_str()), (423, Some("sealed")));
+    let (_, health) = call(&server.addr, "GET", "/v1/sys/health", None, None);
+    assert_eq!(health["sealed"], true);
+}
+
+#[test]
+fn bad_requests_get_a_clear_4xx_with_a_code() {
+    let d = scratch("bad-requests");
+    let server = Server::dev(&d, &[]);
+    let system = server.login("system");
+    let cases = [
+        (
+            call_raw(
+                &server.addr,
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some("{\"user\": ".into()),
+            ),
+            400,
+            "malformed_json",
+        ),
+        (
+            call_raw(
+                &server.addr,
+                "POST",
+                "/v1/operators",
+                Some(&system),
+                Some("[1,2]".into()),
+            ),
+            400,
+            "malformed_json",
+        ),
+        (
+            call(&server.addr, "GET", "/v1/operators", None, None),
+            401,
+            "unauthenticated",
+        ),
+        (
+            call(
+                &server.addr,
+                "GET",
+                "/v1/operators",
+                Some("sst_forged"),
+                None,
+            ),
+            401,
+            "unauthenticated",
+        ),
+        (
+            call(
+                &server.addr,
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(json!({"user": "sysadmin", "password": "wrong"})),
+            ),
+            401,
+            "bad_credentials",
+        ),
+        (
+            call(
+                &server.addr,
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(json!({"user": "no-such", "password": "x"})),
+            ),
+            401,
+            "bad_credentials",
+        ),
+        (
+            call(
+                &server.addr,
+                "POST",
+                "/v1/operators",
+                Some(&system),
+                Some(json!({"user": "Bad Name!"})),
+            ),
+            400,
+            "invalid",
+        ),
+        (
+            call(
+                &server.addr,
+                "POST",
+                "/v1/operators",
+                Some(&system),
+                Some(json!({"user": "sysadmin"})),
+            ),
+            409,
+            "conflict",
+        ),
+        (
+            call(
+                &server.addr,
+                "POST",
+                "/v1/operators/sysadmin/disable",
+                Some(&system),
+                Some(json!({})),
+            ),
+            403,
+            "refused",
+        ),
+        (
+            call(&server.addr, "GET", "/v1/nothing", None, None),
+            404,
+            "not_found",
+        ),
+        (
+            call(
+                &server.addr,
+                "POST",
+                "/v1/sys/unseal",
+                None,
+                Some(json!({"share": "{}"})),
+            ),
+            400,
+            "bad_share",
+        ),
+    ];
+    for (i, ((status, body), want_status, want_code)) in cases.into_iter().enumerate() {
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want_status, Some(want_code)),
+            "case {i}: {body}"
+        );
+        assert!(!body["message"].as_str().unwrap().is_empty());
+    }
+    // A name that is not an account is audited only as its HMAC: it may be a password.
+    let audit = server.login("audit");
+    let (_, page) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit?limit=1000",
+        Some(&audit),
+        None,
+    );
+    let text = page.to_string();
+    assert!(
+        !text.contains("no-such"),
+        "an unknown user name appears in clear"
+    );
+    assert!(text.contains("hmac-sm3:"));
+    assert!(!text.contains("\"wrong\""));
+}
+
+#[test]
+fn five_wrong_passwords_lock_the_account() {
+    let d = scratch("lockout");
+    let server = Server::dev(&d, &[]);
+    let (user, password) = server.operator("security2");
+    for _ in 0..5 {
+        let (status, _) = call(
+            &server.addr,
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"user": user, "password": "guess"})),
+        );
+        assert_eq!(status, 401);
+    }
+    let (status, body) = call(
+        &server.addr,
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(json!({"user": user, "password": password})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (423, Some("locked")),
+        "{body}"
+    );
+}
+
+#[test]
+fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
+    let d = scratch("init");
+    let data = arg(&d, "data");
+    let shares = arg(&d, "shares");
+    let out = ok_text(common::sscard(&[
+        "init",
+        "--data",
+        &data,
+        "--shares",
+        "3",
+        "--threshold",
+        "2",
+        "--share-dir",
+        &shares,
+    ]));
+    assert!(out.contains("share-3"), "{out}");
+    #[cfg(unix)]
+    for file in ["share-1", "share-2", "share-3", "operators.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("shares").join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    // A second init is refused and changes nothing.
+    fails(
+        common::sscard(&[
+            "init",
+            "--data",
+            &data,
+            "--shares",
+            "1",
+            "--threshold",
+            "1",
+            "--share-dir",
+            &arg(&d, "other"),
+        ]),
+        1,
+    );
+
+    // Another platform's share is refused by name.
+    let other = arg(&d, "other-data");
+    ok(common::sscard(&[
+        "init",
+        "--data",
+        &other,
+        "--shares",
+        "1",
+        "--threshold",
+        "1",
+        "--share-dir",
+        &arg(&d, "other-shares"),
+    ]));
+
+    let server = Server::sealed(&d.join("data"));
+    let addr = server.addr.clone();
+    let line = fails(
+        common::sscard(&[
+            "unseal",
+            "--addr",
+            &addr,
+            "--share-file",
+            &arg(&d, "other-shares/share-1"),
+        ]),
+        2,
+    );
+    assert!(line.contains("another platform"), "{line}");
+    let sealed = fails(
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &addr,
+                "--user",
+                "sysadmin",
+                "--password-stdin",
+            ],
+            b"x\n",
+        ),
+        1,
+    );
+    assert!(sealed.contains("sealed"), "{sealed}");
+
+    assert!(ok_text(common::sscard(&[
+        "unseal",
+        "--addr",
+        &addr,
+        "--share-file",
+        &arg(&d, "shares/share-2")
+    ]))
+    .contains("unseal: 1/2"));
+    // The same share twice does not count twice.
+    assert!(ok_text(common::sscard(&[
+        "unseal",
+        "--addr",
+        &addr,
+        "--share-file",
+        &arg(&d, "shares/share-2")
+    ]))
+    .contains("unseal: 1/2"));
+    let done = ok_text(common::sscard(&[
+        "unseal",
+        "--addr",
+        &addr,
+        "--share-file",
+        &arg(&d, "shares/share-3"),
+    ]));
+    assert!(
+        done.contains("unseal: 2/2") && done.contains("sealed: false"),
+        "{done}"
+    );
+
+    // The one-time password must be changed at first login: the second line of stdin.
+    let operators: Value =
+        serde_json::from_slice(&std::fs::read(d.join("shares/operators.json")).unwrap()).unwrap();
+    let one_time = operators["system"]["password"].as_str().unwrap();
+    let line = fails(
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &addr,
+                "--user",
+                "sysadmin",
+                "--password-stdin",
+            ],
+            format!("{one_time}\n").as_bytes(),
+        ),
+        1,
+    );
+    assert!(line.contains("must be changed"), "{line}");
+    let token = ok_text(common::sscard_stdin(
+        &[
+            "login",
+            "--addr",
+            &addr,
+            "--user",
+            "sysadmin",
+            "--password-stdin",
+        ],
+        format!("{one_time}\nthe new system passphrase\n").as_bytes(),
+    ));
+    assert!(token.starts_with("sst_"), "{token}");
+    let list = ok_text(common::sscard(&[
+        "operator", "list", "--addr", &addr, "--token", &token,
+    ]));
+    assert!(
+        list.contains("operator: sysadmin role=system disabled=false must_change_password=false"),
+        "{list}"
+    );
+    // The one-time password no longer works.
+    fails(
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &addr,
+                "--user",
+                "sysadmin",
+                "--password-stdin",
+            ],
+            format!("{one_time}\n").as_bytes(),
+        ),
+        1,
+    );
+}
+
+/// Changes one character at many positions of an export: each change is
+/// caught at the record whose line was changed. Deleting and reordering too.
+#[test]
+fn any_changed_deleted_or_moved_record_of_an_export_is_named() {
+    let d = scratch("tamper");
+    let server = Server::dev(&d, &["--checkpoint-records", "5"]);
+    let system = server.login("system");
+    for i in 0..8 {
+        call(
+            &server.addr,
+            "POST",
+            "/v1/operators",
+            Some(&system),
+            Some(json!({"user": format!("clerk-{i}")})),
+        );
+    }
+    let audit_token = server.login("audit");
+    let file = arg(&d, "audit.jsonl");
+    ok(common::sscard(&[
+        "audit",
+        "export",
+        "--addr",
+        &server.addr,
+        "--token",
+        &audit_token,
+        "--out",
+        &file,
+    ]));
+    let intact = ok_text(common::sscard(&[
+        "audit",
+        "verify",
+        "--file",
+        &file,
+        "--addr",
+        &server.addr,
+        "--token",
+        &audit_token,
+    ]));
+    assert!(intact.contains("audit: intact"), "{intact}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 10);
+    assert!(
+        text.contains(audit::CHECKPOINT),
+        "the export has signed checkpoints"
+    );
+    let (_, key) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit/public-key",
+        Some(&audit_token),
+        None,
+    );
+    let key = sscard_gm::sm2::Sm2PublicKey::from_spki_pem(key["pem"].as_str().unwrap()).unwrap();
+    let (records, checkpoints) = audit::verify_export(&text, Some(&key)).unwrap();
+    assert_eq!(records as usize, lines.len());
+    assert!(checkpoints >= 2);
+
+    let mut checked = 0;
+    for (index, line) in lines.iter().enumerate() {
+        for pos in (0..line.len()).step_by(3) {
+            let mut bytes = line.as_bytes().to_vec();
+            bytes[pos] = if bytes[pos] == b'a' { b'b' } else { b'a' };
+            let mut changed = lines.clone();
+            let altered = String::from_utf8(bytes).unwrap();
+            changed[index] = &altered;
+            let broken =
+                audit::verify_export(&(changed.join("\n") + "\n"), Some(&key)).unwrap_err();
+            assert_eq!(
+                broken.seq,
+                index as i64 + 1,
+                "line {} pos {pos}: {broken}",
+                index + 1
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000);
+
+    // Through the command: exit 1 and the sequence number of the first bad record.
+    let cut: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 4)
+        .map(|(_, l)| *l)
+        .collect();
+    std::fs::write(d.join("deleted.jsonl"), cut.join("\n") + "\n").unwrap();
+    let out = common::sscard(&["audit", "verify", "--file", &arg(&d, "deleted.jsonl")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first_bad_seq: 5"));
+    let mut swapped = lines.clone();
+    swapped.swap(6, 7);
+    std::fs::write(d.join("swapped.jsonl"), swapped.join("\n") + "\n").unwrap();
+    let out = common::sscard(&["audit", "verify", "--file", &arg(&d, "swapped.jsonl")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first_bad_seq: 7"));
+}
+
+/// `kill -9` during a burst of writes loses no acknowledged action and
+/// leaves the chain verifiable.
+#[test]
+fn kill_9_during_a_burst_loses_no_acknowledged_write() {
+    let d = scratch("kill9");
+    let mut server = Server::dev(&d, &[]);
+    let system = server.login("system");
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (addr, token, acked) = (
+                server.addr.clone(),
+                system.clone(),
+                Arc::clone(&acknowledged),
+            );
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    let user = format!("burst-{t}-{i}");
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    let result = agent
+                        .post(&format!("{addr}/v1/operators"))
+                        .header("Authorization", &format!("Bearer {token}"))
+                        .send_json(json!({"user": user}));
+                    match result {
+                        Ok(r) if r.status().as_u16() == 201 => acked.lock().unwrap().push(user),
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    server.kill9();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 5,
+        "the burst wrote too little to mean anything: {}",
+        acknowledged.len()
+    );
+
+    let server = Server::dev(&d, &[]);
+    let system = server.login("system");
+    let (_, list) = call(&server.addr, "GET", "/v1/operators", Some(&system), None);
+    let present: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["user"].as_str().unwrap())
+        .collect();
+    for user in &acknowledged {
+        assert!(
+            present.contains(&user.as_str()),
+            "{user} was acknowledged and is lost"
+        );
+    }
+    let audit_token = server.login("audit");
+    let (_, report) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit/verify",
+        Some(&audit_token),
+        None,
+    );
+    assert_eq!(report["intact"], true, "{report}");
+    let out = ok_text(common::sscard(&[
+        "audit",
+        "verify",
+        "--addr",
+        &server.addr,
+        "--token",
+        &audit_token,
+    ]));
+    assert!(out.contains("intact: true"), "{out}");
+}
+
+#[test]
+fn health_metrics_and_openapi_are_served() {
+    let d = scratch("docs");
+    let server = Server::dev(&d, &[]);
+    let (status, health) = call(&server.addr, "GET", "/v1/sys/health", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        (health["sealed"].as_bool(), health["initialized"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let (status, doc) = call(&server.addr, "GET", "/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    for path in [
+        "/v1/auth/login",
+        "/v1/operators",
+        "/v1/audit/verify",
+        "/v1/sys/unseal",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let (status, metrics) = call(&server.addr, "GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("sscard_http_requests_total{class=\"2xx\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sscard_sealed 0"));
+}
