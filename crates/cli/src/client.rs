@@ -21,6 +21,9 @@ pub struct Connection {
     /// A token from `sscard login`.
     #[arg(long, env = "SSCARD_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust only this CA certificate (PEM) for an https:// address.
+    #[arg(long, env = "SSCARD_CACERT", value_name = "CA.pem", global = true)]
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 /// A client of one server.
@@ -32,17 +35,34 @@ pub struct Client {
 
 impl Client {
     /// A client for `connection`.
-    pub fn new(connection: &Connection) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    pub fn new(connection: &Connection) -> CliResult<Self> {
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(120)))
-            .build()
-            .into();
-        Self {
+            .timeout_global(Some(std::time::Duration::from_secs(120)));
+        if let Some(path) = &connection.cacert {
+            let pem = crate::io::read_file(path)?;
+            let certs = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            if certs.is_empty() {
+                return Err(CliError::input(format!(
+                    "{}: no PEM certificate",
+                    path.display()
+                )));
+            }
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build();
+            config = config.tls_config(tls);
+        }
+        Ok(Self {
             base: connection.addr.trim_end_matches('/').to_string(),
             token: connection.token.clone(),
-            agent,
-        }
+            agent: config.build().into(),
+        })
     }
 
     /// A client that sends `token`.

@@ -32,6 +32,12 @@ pub struct ServeArgs {
     /// Seconds between signed audit checkpoints when records are waiting.
     #[arg(long, value_name = "S", default_value_t = 60)]
     checkpoint_seconds: u64,
+    /// TLS certificate chain (PEM). With --tls-key, the API is served over TLS.
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Records between signed audit checkpoints.
     #[arg(long, value_name = "N", default_value_t = Platform::CHECKPOINT_EVERY)]
     checkpoint_records: i64,
@@ -41,9 +47,13 @@ const DEV_SHARE: &str = "dev-share.json";
 const DEV_CREDENTIALS: &str = "dev-credentials.json";
 
 pub async fn run(args: ServeArgs) -> CliResult {
-    if !args.listen.ip().is_loopback() {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        _ => None,
+    };
+    if tls.is_none() && !args.listen.ip().is_loopback() {
         return Err(CliError::input(format!(
-            "{} is not a loopback address: plain HTTP is served only on loopback (put a TLS-terminating proxy in front, or listen on 127.0.0.1)",
+            "{} is not a loopback address: plain HTTP is served only on loopback; give --tls-cert and --tls-key",
             args.listen
         )));
     }
@@ -53,13 +63,12 @@ pub async fn run(args: ServeArgs) -> CliResult {
     if args.dev {
         dev_prepare(&platform, &args.data).await?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
+    let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|e| CliError::input(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::input(format!("listener: {e}")))?;
-    let url = format!("http://{addr}");
+    let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     if args.dev {
         dev_credentials(&args.data, &url)?;
         eprintln!("===================================================================");
@@ -73,9 +82,19 @@ pub async fn run(args: ServeArgs) -> CliResult {
         Arc::clone(&platform),
         Duration::from_secs(args.checkpoint_seconds.max(1)),
     ));
-    sscard_server::serve(listener, platform, shutdown_signal())
-        .await
-        .map_err(|e| CliError::Unreachable(format!("server: {e}")))
+    let served = match tls {
+        Some((cert, key)) => {
+            sscard_server::serve_tls(listener, platform, &cert, &key, shutdown_signal()).await
+        }
+        None => {
+            let listener = listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+                .map_err(|e| CliError::input(format!("listener: {e}")))?;
+            sscard_server::serve(listener, platform, shutdown_signal()).await
+        }
+    };
+    served.map_err(|e| CliError::Unreachable(format!("server: {e}")))
 }
 
 async fn shutdown_signal() {

@@ -678,3 +678,125 @@ fn health_metrics_and_openapi_are_served() {
     );
     assert!(metrics.contains("sscard_sealed 0"));
 }
+
+#[test]
+fn tls_from_certificate_files_and_plain_http_only_on_loopback() {
+    let d = scratch("tls");
+    let line = fails(
+        common::sscard(&["serve", "--data", &arg(&d, "data"), "--listen", "0.0.0.0:0"]),
+        2,
+    );
+    assert!(line.contains("loopback"), "{line}");
+
+    // A CA and a server certificate it signs, as an operator would have.
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    let (ca_key, ca_pem) = (arg(&d, "ca.key"), arg(&d, "ca.pem"));
+    ca.extend([
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_pem,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sscard test CA",
+    ]);
+    ok(common::openssl(&ca));
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    let (key, req) = (arg(&d, "key.pem"), arg(&d, "server.csr"));
+    csr.extend(["-keyout", &key, "-out", &req, "-subj", "/CN=localhost"]);
+    ok(common::openssl(&csr));
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    ok(common::openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &req,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &arg(&d, "cert.pem"),
+        "-days",
+        "1",
+        "-extfile",
+        &arg(&d, "ext"),
+    ]));
+    let server = Server::with_args(
+        &d.join("data"),
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &arg(&d, "cert.pem"),
+            "--tls-key",
+            &arg(&d, "key.pem"),
+        ],
+    );
+    assert!(
+        server.addr.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.addr
+    );
+    let (user, password) = server.operator("system");
+    let token = ok_text(common::sscard_stdin(
+        &[
+            "login",
+            "--addr",
+            &server.addr,
+            "--cacert",
+            &ca_pem,
+            "--user",
+            &user,
+            "--password-stdin",
+        ],
+        format!("{password}\n").as_bytes(),
+    ));
+    assert!(token.starts_with("sst_"));
+    // Without the CA the certificate is not trusted; plain HTTP gets no answer.
+    fails(
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &server.addr,
+                "--user",
+                &user,
+                "--password-stdin",
+            ],
+            b"x\n",
+        ),
+        3,
+    );
+    let plain = server.addr.replace("https://", "http://");
+    fails(
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &plain,
+                "--user",
+                &user,
+                "--password-stdin",
+            ],
+            b"x\n",
+        ),
+        3,
+    );
+}

@@ -48,7 +48,7 @@ pub struct AuditArgs {
 }
 
 pub fn run(args: AuditArgs) -> CliResult {
-    let client = Client::new(&args.connection);
+    let client = Client::new(&args.connection)?;
     match args.command {
         AuditCommand::List { limit } => {
             let answer: Value = client.get(&format!("/v1/audit?limit={limit}"))?;

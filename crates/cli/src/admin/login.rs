@@ -47,7 +47,7 @@ pub fn run(args: LoginArgs) -> CliResult {
     let prompt = !args.password_stdin;
     let password =
         read_line(prompt, "password")?.ok_or_else(|| CliError::input("no password on stdin"))?;
-    let client = Client::new(&args.connection);
+    let client = Client::new(&args.connection)?;
     let mut answer: Value = client.post(
         "/v1/auth/login",
         &json!({ "user": args.user, "password": password.as_str() }),

@@ -38,7 +38,7 @@ pub struct OperatorArgs {
 }
 
 pub fn run(args: OperatorArgs) -> CliResult {
-    let client = Client::new(&args.connection);
+    let client = Client::new(&args.connection)?;
     match args.command {
         OperatorCommand::Add { user } => {
             let answer: Value = client.post("/v1/operators", &json!({ "user": user }))?;

@@ -26,7 +26,7 @@ pub struct UnsealArgs {
 pub fn unseal(args: UnsealArgs) -> CliResult {
     let share = Zeroizing::new(read_file(&args.share_file)?);
     let share = Zeroizing::new(String::from_utf8_lossy(&share).into_owned());
-    let answer: Value = Client::new(&args.connection)
+    let answer: Value = Client::new(&args.connection)?
         .post("/v1/sys/unseal", &json!({ "share": share.as_str() }))?;
     if args.json {
         print(&answer, true);
@@ -54,7 +54,7 @@ pub struct SealArgs {
 
 /// Seals the server (security administrator).
 pub fn seal(args: SealArgs) -> CliResult {
-    let answer: Value = Client::new(&args.connection).post("/v1/sys/seal", &json!({}))?;
+    let answer: Value = Client::new(&args.connection)?.post("/v1/sys/seal", &json!({}))?;
     println!(
         "sealed: {}",
         answer

@@ -30,6 +30,13 @@ impl Server {
         Self::start(dir, &args)
     }
 
+    /// `sscard serve` with any arguments after `serve --data DIR`.
+    pub fn with_args(dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec!["serve", "--data", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Self::start(dir, &args)
+    }
+
     /// `sscard serve` (sealed) on a free loopback port.
     pub fn sealed(dir: &Path) -> Self {
         Self::start(
