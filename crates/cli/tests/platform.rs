@@ -266,6 +266,22 @@ fn bad_requests_get_a_clear_4xx_with_a_code() {
     );
     assert!(text.contains("hmac-sm3:"));
     assert!(!text.contains("\"wrong\""));
+    // Each refusal left its record: malformed bodies and a missing token as
+    // rejected requests, the forged token as a refused token (by its HMAC).
+    let records = page["records"].as_array().unwrap();
+    let count = |action: &str| {
+        records
+            .iter()
+            .filter(|r| r["action"] == action && r["outcome"] == "refused")
+            .count()
+    };
+    assert_eq!(count("request.rejected"), 3, "{text}");
+    assert_eq!(count("auth.token"), 1);
+    assert!(!text.contains("sst_forged"));
+    assert_eq!(count("auth.login"), 2);
+    assert_eq!(count("operator.add"), 2);
+    assert_eq!(count("operator.disable"), 1);
+    assert_eq!(count("sys.unseal"), 1);
 }
 
 #[test]
@@ -599,7 +615,12 @@ fn kill_9_during_a_burst_loses_no_acknowledged_write() {
             })
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Kill in the middle of the burst: once enough writes were acknowledged,
+    // while the writers are still sending.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while acknowledged.lock().unwrap().len() < 12 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     server.kill9();
     for w in writers {
         w.join().unwrap();

@@ -19,6 +19,16 @@ pub enum Write {
         /// The value (sealed by the barrier if secret).
         value: Vec<u8>,
     },
+    /// Replaces a value only if it still holds `expected` (compare and
+    /// swap), failing with `Conflict` otherwise.
+    ReplaceMeta {
+        /// The name.
+        key: String,
+        /// The value the caller read.
+        expected: Vec<u8>,
+        /// The new value.
+        value: Vec<u8>,
+    },
     /// Creates an operator, failing with `Conflict` if the name is taken.
     InsertOperator(Operator),
     /// Replaces an existing operator.

@@ -15,17 +15,29 @@ use crate::error::{bad_request, ApiError};
 /// A JSON body; malformed JSON is a 400 with code `malformed_json`.
 pub struct Body<T>(pub T);
 
-impl<S, T> FromRequest<S> for Body<T>
+impl<T> FromRequest<Arc<Platform>> for Body<T>
 where
-    T: DeserializeOwned,
-    S: Send + Sync,
+    T: DeserializeOwned + Send,
 {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+    async fn from_request(req: Request, platform: &Arc<Platform>) -> Result<Self, Self::Rejection> {
+        let route = req.uri().path().to_string();
+        // The rejection is not Send: keep only its text across the await.
+        let parsed = axum::Json::<T>::from_request(req, platform)
+            .await
+            .map_err(|rejection| rejection.body_text());
+        match parsed {
             Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(bad_request("malformed_json", rejection.body_text())),
+            Err(message) => {
+                if let Err(e) = platform
+                    .audit_rejected_request(&route, "malformed JSON")
+                    .await
+                {
+                    return Err(ApiError(e).into_response());
+                }
+                Err(bad_request("malformed_json", message))
+            }
         }
     }
 }
@@ -44,8 +56,18 @@ impl FromRequestParts<Arc<Platform>> for Caller {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError(Error::Unauthenticated("no bearer token")).into_response())?;
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = token else {
+            let route = parts.uri.path().to_string();
+            let error = match platform
+                .audit_rejected_request(&route, "no bearer token")
+                .await
+            {
+                Ok(()) => Error::Unauthenticated("no bearer token"),
+                Err(e) => e,
+            };
+            return Err(ApiError(error).into_response());
+        };
         platform
             .authenticate(token.trim())
             .await

@@ -121,6 +121,24 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .await
                 .map_err(storage)?;
         }
+        Write::ReplaceMeta {
+            key,
+            expected,
+            value,
+        } => {
+            let done = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value = $3")
+                .bind(value)
+                .bind(&key)
+                .bind(expected)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Conflict(format!(
+                    "{key} was changed by another node"
+                )));
+            }
+        }
         Write::InsertOperator(op) => {
             sqlx::query(INSERT_OPERATOR)
                 .bind(op.name.as_str().to_string())

@@ -373,6 +373,102 @@ fn holds(dump: &[u8], value: &[u8]) -> bool {
         .any(|v| dump.windows(v.len()).any(|w| w == *v))
 }
 
+impl Fixture {
+    /// Runs SQL beside the store, as someone with access to the database would.
+    async fn raw(&self, sql: &str) {
+        match &self.place {
+            Place::Dir(dir) => {
+                let url = format!("sqlite://{}", dir.join(sscard_store::SQLITE_FILE).display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Place::Schema(schema) => {
+                let pool = SqlStore::admin_pool(PG_ADMIN).await.unwrap();
+                sqlx::query(&format!("SET search_path TO {schema}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+}
+
+/// If the audit record cannot be written, the action does not happen.
+async fn an_action_whose_audit_record_fails_does_not_happen(f: Fixture) {
+    let s = f.dyn_store();
+    s.commit(Vec::new(), entry(1)).await.unwrap();
+    // Occupy the next sequence number behind the store's back.
+    f.raw("INSERT INTO audit (seq, time_ms, actor, action, target, outcome, details, prev_hash, hash) \
+           VALUES (2, 0, 'x', 'x', 'x', 'x', '{}', 'x', 'x')")
+        .await;
+    let result = s
+        .commit(vec![Write::InsertOperator(operator("ghost"))], entry(2))
+        .await;
+    assert!(result.is_err());
+    assert!(s
+        .get_operator(&OperatorName::parse("ghost").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// A keyring rotated on one node is picked up by another on first use.
+async fn a_rotation_on_one_node_is_seen_by_another(f: Fixture) {
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
+        .await
+        .unwrap();
+    let share = out.shares[0].to_json().unwrap();
+    let (node_a, node_b) = (
+        Platform::new(Arc::clone(&store)),
+        Platform::new(Arc::clone(&store)),
+    );
+    node_a.unseal(share.as_bytes()).await.unwrap();
+    node_b.unseal(share.as_bytes()).await.unwrap();
+    let (_, security) = &out.operators[1];
+    let token = node_a
+        .login(&security.user, &security.password)
+        .await
+        .unwrap()
+        .token;
+    let session = node_a.authenticate(&token).await.unwrap();
+    node_a
+        .change_password(&session, &security.password, "passphrase after rotation")
+        .await
+        .unwrap();
+    let token = node_a
+        .login(&security.user, "passphrase after rotation")
+        .await
+        .unwrap()
+        .token;
+    let session = node_a.authenticate(&token).await.unwrap();
+    assert_eq!(node_a.rotate_keyring(&session).await.unwrap(), 2);
+    node_a
+        .change_password(
+            &session,
+            "passphrase after rotation",
+            "sealed under term two",
+        )
+        .await
+        .unwrap();
+    // Node B has term 1 only in memory; it reloads and opens the new hash.
+    node_b
+        .login(&security.user, "sealed under term two")
+        .await
+        .unwrap();
+    // Node B rotates from the stored keyring, not its memory: no term is lost.
+    let token = node_b
+        .login(&security.user, "sealed under term two")
+        .await
+        .unwrap()
+        .token;
+    let session_b = node_b.authenticate(&token).await.unwrap();
+    assert_eq!(node_b.rotate_keyring(&session_b).await.unwrap(), 3);
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -402,4 +498,6 @@ suite!(
     the_audit_chain_links_every_record,
     concurrent_appends_keep_one_unbroken_chain,
     a_dump_holds_no_plaintext_secret,
+    an_action_whose_audit_record_fails_does_not_happen,
+    a_rotation_on_one_node_is_seen_by_another,
 );

@@ -50,7 +50,10 @@ impl Platform {
     /// a name that is not an account is recorded only as its HMAC (it may be
     /// a mistyped password).
     pub async fn login(&self, user: &str, secret: &str) -> Result<LoginOutcome> {
-        let unsealed = self.unsealed()?;
+        if self.unsealed().is_err() {
+            let entry = AuditEntry::refused("anonymous", "auth.login", "platform", "sealed");
+            return Err(self.refuse(entry, Error::Sealed).await);
+        }
         let account = match name(user) {
             Ok(n) => self.store.get_operator(&n).await?,
             Err(_) => None,
@@ -77,9 +80,9 @@ impl Platform {
                 )
                 .await);
         }
-        let hash = unsealed
-            .keyring
-            .open(&Operator::password_aad(&op.name), &op.password)?;
+        let hash = self
+            .open_secret(&Operator::password_aad(&op.name), &op.password)
+            .await?;
         if !password::verify(secret, &hash)? {
             op.failed_logins += 1;
             let mut entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
@@ -117,30 +120,42 @@ impl Platform {
         Ok(outcome)
     }
 
-    /// The session of a bearer token, or `Unauthenticated`.
+    /// The session of a bearer token, or `Unauthenticated`. A refused token
+    /// is audited (as its HMAC: it is a credential, forged or not).
     pub async fn authenticate(&self, token: &str) -> Result<Session> {
-        self.unsealed()?;
-        let row = self
-            .store
-            .get_token(&token_hash(token))
-            .await?
-            .ok_or(Error::Unauthenticated("unknown token"))?;
+        let refused = |reason: &'static str| {
+            AuditEntry::refused("anonymous", "auth.token", &self.audit_hmac(token), reason)
+        };
+        if self.unsealed().is_err() {
+            return Err(self.refuse(refused("sealed"), Error::Sealed).await);
+        }
+        let Some(row) = self.store.get_token(&token_hash(token)).await? else {
+            let e = Error::Unauthenticated("unknown token");
+            return Err(self.refuse(refused("unknown token"), e).await);
+        };
         if row.expires_ms <= now_ms() {
-            return Err(Error::Unauthenticated("token expired"));
+            let e = Error::Unauthenticated("token expired");
+            return Err(self.refuse(refused("token expired"), e).await);
         }
-        let op = self
-            .store
-            .get_operator(&row.operator)
-            .await?
-            .ok_or(Error::Unauthenticated("unknown token"))?;
-        if op.disabled {
-            return Err(Error::Unauthenticated("account disabled"));
+        let op = self.store.get_operator(&row.operator).await?;
+        match op {
+            Some(op) if !op.disabled => Ok(Session {
+                operator: op.name,
+                role: op.role,
+                password_change_only: row.password_change_only,
+            }),
+            _ => {
+                let e = Error::Unauthenticated("account disabled");
+                Err(self.refuse(refused("account disabled"), e).await)
+            }
         }
-        Ok(Session {
-            operator: op.name,
-            role: op.role,
-            password_change_only: row.password_change_only,
-        })
+    }
+
+    /// Audits a request refused before it reached an operation (malformed
+    /// body, no token): who is unknown, so only the route and the reason.
+    pub async fn audit_rejected_request(&self, route: &str, reason: &str) -> Result<()> {
+        let entry = AuditEntry::refused("anonymous", "request.rejected", route, reason);
+        self.commit(Vec::new(), entry).await.map(|_| ())
     }
 
     /// Changes the caller's password (and ends their one-time-password state).
@@ -153,9 +168,9 @@ impl Platform {
             .get_operator(&session.operator)
             .await?
             .ok_or_else(|| Error::NotFound(who.clone()))?;
-        let hash = unsealed
-            .keyring
-            .open(&Operator::password_aad(&op.name), &op.password)?;
+        let hash = self
+            .open_secret(&Operator::password_aad(&op.name), &op.password)
+            .await?;
         if !password::verify(old, &hash)? {
             let entry = AuditEntry::refused(&who, "auth.password", &who, "wrong current password");
             return Err(self.refuse(entry, Error::BadCredentials).await);

@@ -10,6 +10,7 @@ use super::{meta, ops, Platform, Session, State, Unsealed};
 use crate::audit::AuditEntry;
 use crate::barrier::Keyring;
 use crate::seal::{self, ShareFile};
+use crate::store::Write;
 use crate::{Error, Result};
 
 /// `/v1/sys/health`.
@@ -149,29 +150,59 @@ impl Platform {
     }
 
     /// Adds a keyring term: new secrets are sealed under it, older ones stay
-    /// readable; no restart, no downtime. Returns the new term.
+    /// readable; no restart, no downtime. The stored keyring is replaced only
+    /// if no other node changed it meanwhile. Returns the new term.
     pub async fn rotate_keyring(&self, session: &Session) -> Result<u32> {
         self.authorize(session, &ops::SYS_ROTATE).await?;
         let current = self.unsealed()?;
-        let mut keyring = Keyring::unwrap(&current.root, &current.keyring.wrap(&current.root)?)?;
+        let stored = self
+            .store
+            .get_meta(meta::KEYRING)
+            .await?
+            .ok_or_else(|| Error::Integrity("no keyring".into()))?;
+        let mut keyring = Keyring::unwrap(&current.root, &stored)?;
         let term = keyring.rotate()?;
         let wrapped = keyring.wrap(&current.root)?;
-        self.commit(
-            vec![crate::store::Write::PutMeta {
-                key: meta::KEYRING.into(),
-                value: wrapped,
-            }],
-            AuditEntry::ok(session.operator.as_str(), ops::SYS_ROTATE.name, "keyring")
-                .with("term", term.to_string()),
-        )
-        .await?;
+        let write = Write::ReplaceMeta {
+            key: meta::KEYRING.into(),
+            expected: stored,
+            value: wrapped,
+        };
+        let entry = AuditEntry::ok(session.operator.as_str(), ops::SYS_ROTATE.name, "keyring")
+            .with("term", term.to_string());
+        self.commit(vec![write], entry).await?;
+        self.install_keyring(&current, keyring)?;
+        Ok(term)
+    }
+
+    /// Opens a barrier-sealed value. A value sealed under a term this node
+    /// has not seen (another node rotated) makes it reload the keyring first.
+    pub(crate) async fn open_secret(&self, aad: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let current = self.unsealed()?;
+        if Keyring::term_of(sealed).is_some_and(|term| term > current.keyring.term()) {
+            let wrapped = self
+                .store
+                .get_meta(meta::KEYRING)
+                .await?
+                .ok_or_else(|| Error::Integrity("no keyring".into()))?;
+            let keyring = Keyring::unwrap(&current.root, &wrapped)?;
+            self.install_keyring(&current, keyring)?;
+        }
+        self.unsealed()?.keyring.open(aad, sealed)
+    }
+
+    fn install_keyring(&self, current: &Unsealed, keyring: Keyring) -> Result<()> {
         let next = Unsealed {
             root: current.root.clone(),
             keyring,
             audit_hmac: current.audit_hmac.clone(),
             audit_key: current.audit_key.clone(),
         };
-        *self.state.write().map_err(|_| super::poisoned())? = State::Unsealed(Arc::new(next));
-        Ok(term)
+        let mut state = self.state.write().map_err(|_| super::poisoned())?;
+        // A node sealed meanwhile stays sealed.
+        if matches!(*state, State::Unsealed(_)) {
+            *state = State::Unsealed(Arc::new(next));
+        }
+        Ok(())
     }
 }
