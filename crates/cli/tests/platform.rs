@@ -371,6 +371,19 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
 
     let server = Server::sealed(&d.join("data"));
     let addr = server.addr.clone();
+    let login_sysadmin = |stdin: String| {
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &addr,
+                "--user",
+                "sysadmin",
+                "--password-stdin",
+            ],
+            stdin.as_bytes(),
+        )
+    };
     let line = fails(
         common::sscard(&[
             "unseal",
@@ -382,20 +395,7 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
         2,
     );
     assert!(line.contains("another platform"), "{line}");
-    let sealed = fails(
-        common::sscard_stdin(
-            &[
-                "login",
-                "--addr",
-                &addr,
-                "--user",
-                "sysadmin",
-                "--password-stdin",
-            ],
-            b"x\n",
-        ),
-        1,
-    );
+    let sealed = fails(login_sysadmin("x\n".into()), 1);
     assert!(sealed.contains("sealed"), "{sealed}");
 
     assert!(ok_text(common::sscard(&[
@@ -431,32 +431,11 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
     let operators: Value =
         serde_json::from_slice(&std::fs::read(d.join("shares/operators.json")).unwrap()).unwrap();
     let one_time = operators["system"]["password"].as_str().unwrap();
-    let line = fails(
-        common::sscard_stdin(
-            &[
-                "login",
-                "--addr",
-                &addr,
-                "--user",
-                "sysadmin",
-                "--password-stdin",
-            ],
-            format!("{one_time}\n").as_bytes(),
-        ),
-        1,
-    );
+    let line = fails(login_sysadmin(format!("{one_time}\n")), 1);
     assert!(line.contains("must be changed"), "{line}");
-    let token = ok_text(common::sscard_stdin(
-        &[
-            "login",
-            "--addr",
-            &addr,
-            "--user",
-            "sysadmin",
-            "--password-stdin",
-        ],
-        format!("{one_time}\nthe new system passphrase\n").as_bytes(),
-    ));
+    let token = ok_text(login_sysadmin(format!(
+        "{one_time}\nthe new system passphrase\n"
+    )));
     assert!(token.starts_with("sst_"), "{token}");
     let list = ok_text(common::sscard(&[
         "operator", "list", "--addr", &addr, "--token", &token,
@@ -466,20 +445,7 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
         "{list}"
     );
     // The one-time password no longer works.
-    fails(
-        common::sscard_stdin(
-            &[
-                "login",
-                "--addr",
-                &addr,
-                "--user",
-                "sysadmin",
-                "--password-stdin",
-            ],
-            format!("{one_time}\n").as_bytes(),
-        ),
-        1,
-    );
+    fails(login_sysadmin(format!("{one_time}\n")), 1);
 }
 
 /// Changes one character at many positions of an export: each change is
