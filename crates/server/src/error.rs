@@ -11,7 +11,11 @@ use sscard_core::Error;
 /// The body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Stable, one per kind of refusal.
+    /// Stable, one per kind of refusal: `malformed_json`, `invalid`,
+    /// `bad_share` (400); `unauthenticated`, `bad_credentials` (401);
+    /// `forbidden_role`, `refused`, `disabled`, `password_change_required`
+    /// (403); `not_found` (404); `conflict`, `already_initialized`,
+    /// `not_initialized` (409); `sealed`, `locked` (423); `internal` (500).
     pub code: &'static str,
     /// What was wrong, for a person.
     pub message: String,

@@ -469,6 +469,57 @@ async fn a_rotation_on_one_node_is_seen_by_another(f: Fixture) {
     assert_eq!(node_b.rotate_keyring(&session_b).await.unwrap(), 3);
 }
 
+/// Checkpoints are signed with the platform's audit key, every N records and
+/// when records have waited; the chain with its signatures verifies.
+async fn checkpoints_are_signed_and_verify(f: Fixture) {
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
+        .await
+        .unwrap();
+    let platform = Platform::new(Arc::clone(&store)).with_checkpoint_every(4);
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    for (_, c) in &out.operators {
+        platform
+            .login(&c.user, "not the password")
+            .await
+            .unwrap_err();
+    }
+    assert!(
+        platform.checkpoint_if_stale(0).await.unwrap(),
+        "records are waiting"
+    );
+    assert!(
+        !platform.checkpoint_if_stale(0).await.unwrap(),
+        "the head is a checkpoint now"
+    );
+    let records = store.audit_range(1, 100).await.unwrap();
+    let checkpoints = records
+        .iter()
+        .filter(|r| r.action == sscard_core::audit::CHECKPOINT)
+        .count();
+    assert!(checkpoints >= 2, "{checkpoints}");
+    let pem = platform.audit_public_key().await.unwrap();
+    let key = sscard_gm::sm2::Sm2PublicKey::from_spki_pem(&pem).unwrap();
+    let mut v = ChainVerifier::new(Some(&key));
+    for r in &records {
+        v.push(r, None).unwrap();
+    }
+    assert_eq!(v.checkpoints() as usize, checkpoints);
+    // Another key does not verify them.
+    let other = sscard_gm::sm2::Sm2PrivateKey::generate()
+        .unwrap()
+        .public_key();
+    let mut v = ChainVerifier::new(Some(&other));
+    let broken = records
+        .iter()
+        .try_for_each(|r| v.push(r, None))
+        .unwrap_err();
+    assert!(broken.reason.contains("signature"), "{broken}");
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -500,4 +551,5 @@ suite!(
     a_dump_holds_no_plaintext_secret,
     an_action_whose_audit_record_fails_does_not_happen,
     a_rotation_on_one_node_is_seen_by_another,
+    checkpoints_are_signed_and_verify,
 );

@@ -41,6 +41,16 @@ pub struct LoginOutcome {
     pub role: Option<Role>,
 }
 
+impl core::fmt::Debug for LoginOutcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoginOutcome")
+            .field("expires_ms", &self.expires_ms)
+            .field("password_change_required", &self.password_change_required)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(sscard_gm::sm3::digest(token.as_bytes()))
 }
