@@ -12,6 +12,7 @@ pub mod audit;
 pub mod barrier;
 mod clock;
 mod error;
+pub mod key;
 pub mod operator;
 pub mod password;
 pub mod platform;
