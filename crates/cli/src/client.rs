@@ -101,7 +101,7 @@ impl Client {
             .unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
         let line = format!("{message} ({code})");
         Err(match status {
-            401 | 403 | 423 => CliError::Refused(line),
+            401 | 403 | 409 | 423 => CliError::Refused(line),
             400..=499 => CliError::Input(line),
             _ => CliError::Unreachable(format!("the server failed: {line}")),
         })

@@ -52,6 +52,8 @@ enum Command {
     Operator(admin::operator::OperatorArgs),
     /// The audit log: list, export, verify.
     Audit(admin::audit::AuditArgs),
+    /// Keys of the KMS: create, rotate, retire versions, suspend, encrypt.
+    Key(admin::key::KeyArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Login(args) => admin::login::run(args),
         Command::Operator(args) => admin::operator::run(args),
         Command::Audit(args) => admin::audit::run(args),
+        Command::Key(args) => admin::key::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -129,5 +132,16 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             eprintln!("sscard: {line} (see --help)");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks the whole command tree (duplicate names, conflicting
+    /// flags) only when a subcommand is used; this checks every one.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -42,6 +42,12 @@ fn request(op: &str) -> (&'static str, String, Option<Value>) {
         "sys.rotate" => ("POST", "/v1/sys/rotate".into(), Some(json!({}))),
         "audit.read" => ("GET", "/v1/audit?limit=5".into(), None),
         "audit.verify" => ("GET", "/v1/audit/verify".into(), None),
+        "key.manage" => ("GET", "/v1/keys".into(), None),
+        "key.use" => (
+            "POST",
+            "/v1/keys/no-such-key/encrypt".into(),
+            Some(json!({"plaintext": "00"})),
+        ),
         other => panic!("no request for operation {other}: add it to this test"),
     }
 }
@@ -785,5 +791,77 @@ fn tls_from_certificate_files_and_plain_http_only_on_loopback() {
             b"x\n",
         ),
         3,
+    );
+}
+
+#[test]
+fn key_commands_create_rotate_retire_and_suspend() {
+    let d = scratch("keys");
+    let server = Server::dev(&d, &[]);
+    let token = server.login("security");
+    let key = |args: &[&str], stdin: &[u8]| {
+        let mut all = vec![
+            "key",
+            "--addr",
+            server.addr.as_str(),
+            "--token",
+            token.as_str(),
+        ];
+        all.extend_from_slice(args);
+        common::sscard_stdin(&all, stdin)
+    };
+    let shown = ok_text(key(
+        &[
+            "create", "--name", "records", "--alg", "sm4", "--usage", "encrypt", "--region",
+            "330300",
+        ],
+        b"",
+    ));
+    assert!(
+        shown.contains("state: active") && shown.contains("version: 1 kcv="),
+        "{shown}"
+    );
+    let c1 = ok_text(key(&["encrypt", "records"], b"holder data"));
+    assert!(c1.starts_with("sscard:v1:"), "{c1}");
+    let shown = ok_text(key(&["rotate", "records"], b""));
+    assert!(shown.contains("version: 2 kcv="), "{shown}");
+    assert_eq!(
+        ok(key(&["decrypt", "records"], c1.as_bytes())),
+        b"holder data"
+    );
+    ok(key(&["set-min-version", "records", "2"], b""));
+    let line = fails(key(&["decrypt", "records"], c1.as_bytes()), 1);
+    assert!(line.contains("key_version_retired"), "{line}");
+    ok(key(&["suspend", "records"], b""));
+    let line = fails(key(&["encrypt", "records"], b"x"), 1);
+    assert!(line.contains("key_state"), "{line}");
+    let line = fails(
+        key(
+            &[
+                "create",
+                "--name",
+                "m",
+                "--alg",
+                "sm2",
+                "--usage",
+                "card-iauth-master",
+                "--region",
+                "330300",
+            ],
+            b"",
+        ),
+        2,
+    );
+    assert!(line.contains("cannot serve"), "{line}");
+    let list = ok_text(key(&["list"], b""));
+    assert_eq!(
+        list,
+        "key: records alg=sm4 usage=encrypt state=suspended version=2"
+    );
+    // The audit administrator may not touch keys.
+    let audit = server.login("audit");
+    fails(
+        common::sscard(&["key", "list", "--addr", &server.addr, "--token", &audit]),
+        1,
     );
 }

@@ -46,6 +46,26 @@ pub enum Error {
     /// The request breaks a rule of the platform (e.g. granting a role to oneself).
     #[error("refused: {0}")]
     Refused(String),
+    /// The key's state does not permit this use (e.g. a suspended key).
+    #[error("key {name} is {state}: it may not be used to {action}")]
+    KeyState {
+        /// The key.
+        name: String,
+        /// Its state.
+        state: &'static str,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// The ciphertext was made under a version below the key's minimum.
+    #[error("key {name} version {version} is below the minimum version {min}")]
+    KeyVersionRetired {
+        /// The key.
+        name: String,
+        /// The version of the ciphertext.
+        version: i64,
+        /// The key's minimum version.
+        min: i64,
+    },
     /// The input is malformed.
     #[error("invalid input: {0}")]
     Invalid(String),

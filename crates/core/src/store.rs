@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use crate::audit::{AuditEntry, AuditRecord};
+use crate::key::{KeyName, KeyRecord, KeyVersionRecord};
 use crate::operator::{Operator, OperatorName, TokenRow};
 use crate::Result;
 
@@ -37,6 +38,12 @@ pub enum Write {
     PutToken(TokenRow),
     /// Removes every token of an operator.
     DeleteTokensOf(OperatorName),
+    /// Creates a key, failing with `Conflict` if the name is taken.
+    InsertKey(KeyRecord),
+    /// Replaces a key's metadata.
+    UpdateKey(KeyRecord),
+    /// Adds a version of a key.
+    InsertKeyVersion(KeyVersionRecord),
 }
 
 /// Storage of the platform.
@@ -53,6 +60,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A token by the hash of its value.
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRow>>;
+
+    /// A key's metadata by name.
+    async fn get_key(&self, name: &KeyName) -> Result<Option<KeyRecord>>;
+
+    /// Every key, by name.
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>>;
+
+    /// Every version of a key, oldest first.
+    async fn key_versions(&self, name: &KeyName) -> Result<Vec<KeyVersionRecord>>;
 
     /// Up to `limit` records with `seq >= from_seq`, in order.
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;

@@ -15,7 +15,7 @@ pub struct ErrorBody {
     /// `bad_share` (400); `unauthenticated`, `bad_credentials` (401);
     /// `forbidden_role`, `refused`, `disabled`, `password_change_required`
     /// (403); `not_found` (404); `conflict`, `already_initialized`,
-    /// `not_initialized` (409); `sealed`, `locked` (423); `internal` (500).
+    /// `not_initialized`, `key_state`, `key_version_retired` (409); `sealed`, `locked` (423); `internal` (500).
     pub code: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -49,6 +49,8 @@ impl ApiError {
             Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::KeyState { .. } => (StatusCode::CONFLICT, "key_state"),
+            Error::KeyVersionRetired { .. } => (StatusCode::CONFLICT, "key_version_retired"),
             Error::Integrity(_) | Error::Storage(_) | Error::Crypto(_) | _ => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -34,6 +34,8 @@ use crate::error::ErrorBody;
         routes::auth::login, routes::auth::password,
         routes::operators::list, routes::operators::add, routes::operators::disable, routes::operators::grant,
         routes::audit::list, routes::audit::export, routes::audit::verify, routes::audit::public_key,
+        routes::keys::create, routes::keys::list, routes::keys::show, routes::keys::rotate,
+        routes::keys::min_version, routes::keys::state, routes::keys::encrypt, routes::keys::decrypt,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
@@ -76,6 +78,19 @@ pub fn router(platform: Arc<Platform>) -> Router {
             post(routes::operators::disable),
         )
         .route("/v1/operators/{name}/grant", post(routes::operators::grant))
+        .route(
+            "/v1/keys",
+            get(routes::keys::list).post(routes::keys::create),
+        )
+        .route("/v1/keys/{name}", get(routes::keys::show))
+        .route("/v1/keys/{name}/rotate", post(routes::keys::rotate))
+        .route(
+            "/v1/keys/{name}/min-version",
+            post(routes::keys::min_version),
+        )
+        .route("/v1/keys/{name}/state", post(routes::keys::state))
+        .route("/v1/keys/{name}/encrypt", post(routes::keys::encrypt))
+        .route("/v1/keys/{name}/decrypt", post(routes::keys::decrypt))
         .route("/v1/audit", get(routes::audit::list))
         .route("/v1/audit/export", get(routes::audit::export))
         .route("/v1/audit/verify", get(routes::audit::verify))

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use sscard_core::audit::{AuditEntry, AuditRecord};
+use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::store::{Store, Write};
 use sscard_core::{Error, Result};
@@ -172,6 +173,32 @@ impl Store for SqlStore {
         .await
         .map_err(storage)?;
         row.map(|r| rows::token(&r)).transpose()
+    }
+
+    async fn get_key(&self, name: &KeyName) -> Result<Option<KeyRecord>> {
+        let row = sqlx::query(rows::SELECT_KEY)
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| rows::key(&r)).transpose()
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>> {
+        let rows = sqlx::query(rows::SELECT_KEYS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(rows::key).collect()
+    }
+
+    async fn key_versions(&self, name: &KeyName) -> Result<Vec<KeyVersionRecord>> {
+        let rows = sqlx::query(rows::SELECT_KEY_VERSIONS)
+            .bind(name.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(rows::key_version).collect()
     }
 
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {

@@ -3,6 +3,9 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use sscard_core::audit::AuditRecord;
+use sscard_core::key::{
+    KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord,
+};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::store::Write;
 use sscard_core::{now_ms, Error, Result, Role};
@@ -19,6 +22,22 @@ macro_rules! audit_columns {
         "seq, time_ms, actor, action, target, outcome, details, prev_hash, hash"
     };
 }
+
+macro_rules! key_columns {
+    () => {
+        "name, algorithm, usage, level, region, exportable, state, min_version, uses, created_ms"
+    };
+}
+
+pub const SELECT_KEY: &str = concat!("SELECT ", key_columns!(), " FROM keys WHERE name = $1");
+pub const SELECT_KEYS: &str = concat!("SELECT ", key_columns!(), " FROM keys ORDER BY name");
+const INSERT_KEY: &str = concat!(
+    "INSERT INTO keys (",
+    key_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+pub const SELECT_KEY_VERSIONS: &str = "SELECT name, version, material, kcv, created_ms \
+     FROM key_versions WHERE name = $1 ORDER BY version";
 
 pub const SELECT_OPERATOR: &str = concat!(
     "SELECT ",
@@ -72,6 +91,36 @@ pub fn operator(row: &AnyRow) -> Result<Operator> {
         failed_logins: row.try_get("failed_logins").map_err(storage)?,
         locked_until_ms: row.try_get("locked_until_ms").map_err(storage)?,
         password: row.try_get("password").map_err(storage)?,
+        created_ms: row.try_get("created_ms").map_err(storage)?,
+    })
+}
+
+fn parsed<T>(row: &AnyRow, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+    let text: String = row.try_get(column).map_err(storage)?;
+    parse(&text).ok_or_else(|| Error::Integrity(format!("stored {column} {text:?}")))
+}
+
+pub fn key(row: &AnyRow) -> Result<KeyRecord> {
+    Ok(KeyRecord {
+        name: parsed(row, "name", |n| KeyName::parse(n).ok())?,
+        algorithm: parsed(row, "algorithm", KeyAlgorithm::parse)?,
+        usage: parsed(row, "usage", KeyUsage::parse)?,
+        level: parsed(row, "level", KeyLevel::parse)?,
+        region: row.try_get("region").map_err(storage)?,
+        exportable: row.try_get::<i64, _>("exportable").map_err(storage)? != 0,
+        state: parsed(row, "state", KeyState::parse)?,
+        min_version: row.try_get("min_version").map_err(storage)?,
+        uses: row.try_get("uses").map_err(storage)?,
+        created_ms: row.try_get("created_ms").map_err(storage)?,
+    })
+}
+
+pub fn key_version(row: &AnyRow) -> Result<KeyVersionRecord> {
+    Ok(KeyVersionRecord {
+        name: parsed(row, "name", |n| KeyName::parse(n).ok())?,
+        version: row.try_get("version").map_err(storage)?,
+        material: row.try_get("material").map_err(storage)?,
+        kcv: row.try_get("kcv").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
     })
 }
@@ -190,6 +239,50 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
         Write::DeleteTokensOf(name) => {
             sqlx::query("DELETE FROM tokens WHERE operator = $1")
                 .bind(name.as_str().to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::InsertKey(key) => {
+            sqlx::query(INSERT_KEY)
+                .bind(key.name.as_str().to_string())
+                .bind(key.algorithm.as_str())
+                .bind(key.usage.as_str())
+                .bind(key.level.as_str())
+                .bind(key.region)
+                .bind(flag(key.exportable))
+                .bind(key.state.as_str())
+                .bind(key.min_version)
+                .bind(key.uses)
+                .bind(key.created_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::UpdateKey(key) => {
+            // Algorithm, usage, level, region and exportable never change here:
+            // changing them is its own, dual-controlled operation.
+            let done = sqlx::query(
+                "UPDATE keys SET state = $1, min_version = $2, uses = $3 WHERE name = $4",
+            )
+            .bind(key.state.as_str())
+            .bind(key.min_version)
+            .bind(key.uses)
+            .bind(key.name.as_str().to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(storage)?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound(format!("key {}", key.name)));
+            }
+        }
+        Write::InsertKeyVersion(v) => {
+            sqlx::query("INSERT INTO key_versions (name, version, material, kcv, created_ms) VALUES ($1, $2, $3, $4, $5)")
+                .bind(v.name.as_str().to_string())
+                .bind(v.version)
+                .bind(v.material)
+                .bind(v.kcv)
+                .bind(v.created_ms)
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;

@@ -520,6 +520,175 @@ async fn checkpoints_are_signed_and_verify(f: Fixture) {
     assert!(broken.reason.contains("signature"), "{broken}");
 }
 
+/// Logs in the security administrator of a fresh platform (changing the
+/// one-time password) and returns the session.
+async fn security_officer(
+    platform: &Platform,
+    out: &sscard_core::platform::InitOutput,
+) -> sscard_core::platform::Session {
+    let (_, security) = &out.operators[1];
+    let token = platform
+        .login(&security.user, &security.password)
+        .await
+        .unwrap()
+        .token;
+    let session = platform.authenticate(&token).await.unwrap();
+    platform
+        .change_password(&session, &security.password, "officer passphrase 1")
+        .await
+        .unwrap();
+    let token = platform
+        .login(&security.user, "officer passphrase 1")
+        .await
+        .unwrap()
+        .token;
+    platform.authenticate(&token).await.unwrap()
+}
+
+/// Rotation keeps old ciphertexts decryptable until the minimum version
+/// passes them; a suspended key neither encrypts nor decrypts.
+async fn keys_rotate_retire_and_suspend(f: Fixture) {
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
+    use sscard_core::platform::NewKey;
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
+        .await
+        .unwrap();
+    let platform = Platform::new(Arc::clone(&store));
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    let officer = security_officer(&platform, &out).await;
+    let new = NewKey {
+        name: "records".into(),
+        algorithm: KeyAlgorithm::Sm4,
+        usage: KeyUsage::Encrypt,
+        level: KeyLevel::City,
+        region: Some("330300".into()),
+        exportable: false,
+    };
+    let created = platform.create_key(&officer, &new).await.unwrap();
+    assert_eq!(created.versions.len(), 1);
+    assert_eq!(created.versions[0].kcv.len(), 8);
+    assert!(matches!(
+        platform.create_key(&officer, &new).await,
+        Err(Error::Conflict(_))
+    ));
+    let wrong = NewKey {
+        algorithm: KeyAlgorithm::Sm2,
+        usage: KeyUsage::CardIauthMaster,
+        ..new.clone()
+    };
+    assert!(matches!(
+        platform
+            .create_key(
+                &officer,
+                &NewKey {
+                    name: "x".into(),
+                    ..wrong
+                }
+            )
+            .await,
+        Err(Error::Invalid(_))
+    ));
+
+    let c1 = platform
+        .encrypt(&officer, "records", b"holder 1")
+        .await
+        .unwrap();
+    assert!(c1.starts_with("sscard:v1:"), "{c1}");
+    let rotated = platform.rotate_key(&officer, "records").await.unwrap();
+    assert_eq!(rotated.versions.len(), 2);
+    assert_ne!(rotated.versions[0].kcv, rotated.versions[1].kcv);
+    let c2 = platform
+        .encrypt(&officer, "records", b"holder 2")
+        .await
+        .unwrap();
+    assert!(c2.starts_with("sscard:v2:"), "{c2}");
+    assert_eq!(
+        platform
+            .decrypt(&officer, "records", &c1)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"holder 1"
+    );
+    // A ciphertext moved to another version does not authenticate.
+    let moved = c1.replacen("sscard:v1:", "sscard:v2:", 1);
+    assert!(platform.decrypt(&officer, "records", &moved).await.is_err());
+
+    platform
+        .set_min_version(&officer, "records", 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform.decrypt(&officer, "records", &c1).await,
+        Err(Error::KeyVersionRetired {
+            version: 1,
+            min: 2,
+            ..
+        })
+    ));
+    assert_eq!(
+        platform
+            .decrypt(&officer, "records", &c2)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"holder 2"
+    );
+    assert!(
+        platform
+            .set_min_version(&officer, "records", 1)
+            .await
+            .is_err(),
+        "the minimum only rises"
+    );
+
+    platform
+        .transition_key(&officer, "records", Transition::Suspend)
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform.encrypt(&officer, "records", b"x").await,
+        Err(Error::KeyState { .. })
+    ));
+    assert!(matches!(
+        platform.decrypt(&officer, "records", &c2).await,
+        Err(Error::KeyState { .. })
+    ));
+    assert!(platform
+        .transition_key(&officer, "records", Transition::Destroy)
+        .await
+        .is_err());
+    platform
+        .transition_key(&officer, "records", Transition::Activate)
+        .await
+        .unwrap();
+    assert_eq!(
+        platform
+            .decrypt(&officer, "records", &c2)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"holder 2"
+    );
+    assert_eq!(
+        platform.show_key(&officer, "records").await.unwrap().uses,
+        5
+    );
+
+    // Every step is in the audit log with version and check value, never the key.
+    let records = store.audit_range(1, 1000).await.unwrap();
+    let rotate = records.iter().find(|r| r.action == "key.rotate").unwrap();
+    assert_eq!(rotate.details["version"], "2");
+    assert_eq!(rotate.details["kcv"], rotated.versions[1].kcv);
+    assert!(records
+        .iter()
+        .any(|r| r.action == "key.decrypt" && r.outcome == "refused"));
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -552,4 +721,5 @@ suite!(
     an_action_whose_audit_record_fails_does_not_happen,
     a_rotation_on_one_node_is_seen_by_another,
     checkpoints_are_signed_and_verify,
+    keys_rotate_retire_and_suspend,
 );

@@ -1,6 +1,7 @@
 //! Commands that talk to a running server.
 
 pub mod audit;
+pub mod key;
 pub mod login;
 pub mod operator;
 pub mod seal;

@@ -61,15 +61,15 @@ pub fn run(args: OperatorArgs) -> CliResult {
                 print(&answer, true);
             } else {
                 for op in answer.as_array().into_iter().flatten() {
-                    let field = |k: &str| {
-                        op.get(k).map_or("-".to_string(), |v| {
-                            v.as_str().map_or(v.to_string(), str::to_string)
-                        })
+                    let field = |k: &str| match op.get(k) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::Null) | None => "-".to_string(),
+                        Some(other) => other.to_string(),
                     };
                     println!(
                         "operator: {} role={} disabled={} must_change_password={}",
                         field("user"),
-                        field("role").replace("null", "-"),
+                        field("role"),
                         field("disabled"),
                         field("must_change_password")
                     );

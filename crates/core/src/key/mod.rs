@@ -3,9 +3,11 @@
 //! build on these types.
 
 mod algorithm;
+mod record;
 mod state;
 mod usage;
 
 pub use algorithm::KeyAlgorithm;
+pub use record::{KeyName, KeyRecord, KeyVersionRecord};
 pub use state::{KeyState, Transition, UseKind};
 pub use usage::{KeyLevel, KeyUsage};

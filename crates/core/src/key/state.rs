@@ -89,6 +89,11 @@ impl KeyState {
         }
     }
 
+    /// Parses a name of [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The name used in commands and records.
     pub fn as_str(self) -> &'static str {
         match self {

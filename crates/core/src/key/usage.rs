@@ -87,7 +87,7 @@ impl KeyUsage {
             | Self::CardMaintMaster
             | Self::PsamTransport => matches!(algorithm, Sm4 | Tdes),
             Self::Kek | Self::DataMaster => algorithm == Sm4,
-            Self::Encrypt => matches!(algorithm, Sm4 | Sm2),
+            Self::Encrypt => algorithm == Sm4,
             Self::AuditSigning | Self::PlatformSigning => algorithm == Sm2,
             Self::EsscIssuing => matches!(algorithm, Sm2 | HmacSm3),
         }

@@ -5,6 +5,7 @@
 mod audit_log;
 mod auth;
 mod init;
+mod keys;
 mod operators;
 mod unseal;
 
@@ -24,6 +25,7 @@ use crate::{Error, Result, Role};
 pub use audit_log::{AuditPage, VerifyReport};
 pub use auth::{LoginOutcome, Session};
 pub use init::{InitOptions, InitOutput, NewOperator};
+pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;
 pub use unseal::{Health, UnsealProgress};
 
@@ -91,8 +93,23 @@ pub mod ops {
         roles: &[Role::Audit],
     };
 
+    /// Create keys, rotate them, change their state and minimum version, list
+    /// and show them (security administrator).
+    pub const KEY_MANAGE: Operation = Operation {
+        name: "key.manage",
+        roles: &[Role::Security],
+    };
+    /// Encrypt and decrypt with a key (security administrator; applications
+    /// get their own access with the platform-access issue).
+    pub const KEY_USE: Operation = Operation {
+        name: "key.use",
+        roles: &[Role::Security],
+    };
+
     /// All of them, for tests that try each against every role.
     pub const ALL: &[Operation] = &[
+        KEY_MANAGE,
+        KEY_USE,
         OPERATOR_ADD,
         OPERATOR_DISABLE,
         OPERATOR_LIST,

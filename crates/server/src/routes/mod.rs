@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod auth;
+pub mod keys;
 pub mod operators;
 pub mod sys;

@@ -1,0 +1,171 @@
+//! `sscard key create|list|show|rotate|set-min-version|suspend|activate|encrypt|decrypt`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::client::{print, Client, Connection};
+use crate::error::{CliError, CliResult};
+use crate::io::{read_input, write_output};
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key inside the platform (version 1, active).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["sm4", "3des", "sm2", "hmac-sm3"])]
+        alg: String,
+        /// card-iauth-master, card-eauth-master, pin-unblock-master, pin-reload-master,
+        /// card-maint-master, psam-transport, kek, data-master, encrypt, audit-signing,
+        /// platform-signing, essc-issuing.
+        #[arg(long)]
+        usage: String,
+        #[arg(long, value_parser = ["ministry", "province", "city"], default_value = "city")]
+        level: String,
+        /// 6-digit region code (行政区划).
+        #[arg(long)]
+        region: Option<String>,
+        /// May leave the platform wrapped; cannot be set later.
+        #[arg(long)]
+        exportable: bool,
+    },
+    /// Every key, one line each.
+    List,
+    /// One key: state, versions and the check value of each.
+    Show { name: String },
+    /// Add a version.
+    Rotate { name: String },
+    /// Retire every version below V.
+    SetMinVersion {
+        name: String,
+        #[arg(value_name = "V")]
+        min: i64,
+    },
+    /// Take a key out of use for a while.
+    Suspend { name: String },
+    /// Put a pre-active or suspended key into use.
+    Activate { name: String },
+    /// Encrypt a file (or stdin) with the newest version: prints sscard:v<N>:…
+    Encrypt {
+        name: String,
+        #[arg(long = "in", value_name = "F")]
+        input: Option<PathBuf>,
+        #[arg(long = "out", value_name = "F")]
+        output: Option<PathBuf>,
+    },
+    /// Decrypt a ciphertext of `key encrypt`.
+    Decrypt {
+        name: String,
+        #[arg(long = "in", value_name = "F")]
+        input: Option<PathBuf>,
+        #[arg(long = "out", value_name = "F")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Arguments of `key`.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    command: KeyCommand,
+    #[command(flatten)]
+    connection: Connection,
+    /// JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+fn show(key: &Value, json: bool) {
+    if json {
+        print(key, true);
+        return;
+    }
+    let field = |k: &str| match key.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "-".into(),
+    };
+    for k in [
+        "name",
+        "algorithm",
+        "usage",
+        "level",
+        "region",
+        "exportable",
+        "state",
+        "min_version",
+        "uses",
+    ] {
+        println!("{k}: {}", field(k));
+    }
+    for v in key
+        .get("versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "version: {} kcv={}",
+            v.get("version").cloned().unwrap_or(Value::Null),
+            v.get("kcv").and_then(Value::as_str).unwrap_or("-")
+        );
+    }
+}
+
+pub fn run(args: KeyArgs) -> CliResult {
+    let client = Client::new(&args.connection)?;
+    let path = |name: &str, what: &str| format!("/v1/keys/{name}/{what}");
+    let key: Value = match args.command {
+        KeyCommand::Create { name, alg, usage, level, region, exportable } => client.post(
+            "/v1/keys",
+            &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region, "exportable": exportable}),
+        )?,
+        KeyCommand::List => {
+            let keys: Value = client.get("/v1/keys")?;
+            if args.json {
+                print(&keys, true);
+            } else {
+                for k in keys.as_array().into_iter().flatten() {
+                    let f = |n: &str| k.get(n).and_then(Value::as_str).unwrap_or("-").to_string();
+                    let latest = k.get("versions").and_then(Value::as_array).and_then(|v| v.last()).cloned();
+                    let version = latest.as_ref().and_then(|v| v.get("version")).cloned().unwrap_or(Value::Null);
+                    println!(
+                        "key: {} alg={} usage={} state={} version={version}",
+                        f("name"),
+                        f("algorithm"),
+                        f("usage"),
+                        f("state")
+                    );
+                }
+            }
+            return Ok(());
+        }
+        KeyCommand::Show { name } => client.get(&format!("/v1/keys/{name}"))?,
+        KeyCommand::Rotate { name } => client.post(&path(&name, "rotate"), &json!({}))?,
+        KeyCommand::SetMinVersion { name, min } => {
+            client.post(&path(&name, "min-version"), &json!({"min_version": min}))?
+        }
+        KeyCommand::Suspend { name } => client.post(&path(&name, "state"), &json!({"transition": "suspend"}))?,
+        KeyCommand::Activate { name } => client.post(&path(&name, "state"), &json!({"transition": "activate"}))?,
+        KeyCommand::Encrypt { name, input, output } => {
+            let plain = Zeroizing::new(read_input(input.as_deref())?);
+            let body = json!({"plaintext": hex::encode(plain.as_slice())});
+            let answer: Value = client.post(&path(&name, "encrypt"), &body)?;
+            let data = answer.get("data").and_then(Value::as_str).unwrap_or_default();
+            return write_output(output.as_deref(), format!("{data}\n").as_bytes());
+        }
+        KeyCommand::Decrypt { name, input, output } => {
+            let text = String::from_utf8(read_input(input.as_deref())?)
+                .map_err(|_| CliError::input("the ciphertext is not text (sscard:v<N>:<hex>)"))?;
+            let answer: Value = client.post(&path(&name, "decrypt"), &json!({"ciphertext": text.trim()}))?;
+            let data = answer.get("data").and_then(Value::as_str).unwrap_or_default();
+            let plain = Zeroizing::new(hex::decode(data).map_err(|e| CliError::Unreachable(format!("answer: {e}")))?);
+            return write_output(output.as_deref(), &plain);
+        }
+    };
+    show(&key, args.json);
+    Ok(())
+}

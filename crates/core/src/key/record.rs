@@ -1,0 +1,101 @@
+//! A key as stored: metadata in clear, each version's material sealed by
+//! the barrier under the record identity `key/<name>/v<version>`.
+
+use serde::Serialize;
+
+use super::{KeyAlgorithm, KeyLevel, KeyState, KeyUsage};
+use crate::{Error, Result};
+
+/// A key's name: 1–64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct KeyName(String);
+
+impl KeyName {
+    /// Parses a key name.
+    pub fn parse(name: &str) -> Result<Self> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric());
+        if ok {
+            Ok(Self(name.to_string()))
+        } else {
+            Err(Error::Invalid(
+                "a key name is 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit".into(),
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl core::fmt::Display for KeyName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A key's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Name.
+    pub name: KeyName,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// The one usage.
+    pub usage: KeyUsage,
+    /// Level of the hierarchy.
+    pub level: KeyLevel,
+    /// Region code (行政区划, 6 digits), empty for ministry keys.
+    pub region: String,
+    /// May leave the platform wrapped; set at creation only.
+    pub exportable: bool,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// Versions below this only fail: neither protect nor process.
+    pub min_version: i64,
+    /// Uses so far (protect and process).
+    pub uses: i64,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// One version of a key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyVersionRecord {
+    /// The key.
+    pub name: KeyName,
+    /// From 1.
+    pub version: i64,
+    /// Barrier-sealed material; empty once destroyed.
+    pub material: Vec<u8>,
+    /// Key check value (hex).
+    pub kcv: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+impl KeyVersionRecord {
+    /// The barrier AAD of a version's material.
+    pub fn aad(name: &KeyName, version: i64) -> String {
+        format!("key/{name}/v{version}")
+    }
+}
+
+impl core::fmt::Debug for KeyVersionRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyVersionRecord")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("kcv", &self.kcv)
+            .finish_non_exhaustive()
+    }
+}

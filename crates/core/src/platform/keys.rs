@@ -1,0 +1,482 @@
+//! Keys of the KMS: create inside the platform, rotate, retire versions,
+//! suspend and activate, and encrypt/decrypt with versioned ciphertext
+//! (`sscard:v<N>:<hex of iv ‖ SM4-GCM ciphertext ‖ tag>`). Every operation is
+//! audited with the key's name, version and check value, never the key.
+
+use serde::Serialize;
+use sscard_gm::sm2::Sm2PrivateKey;
+use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt, GCM_IV_LEN};
+use sscard_gm::{kcv, random, BlockAlgorithm, BlockKey, Sm4Key};
+use zeroize::Zeroizing;
+
+use super::{ops, Platform, Session};
+use crate::audit::AuditEntry;
+use crate::key::{
+    KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord, Transition,
+    UseKind,
+};
+use crate::store::Write;
+use crate::{now_ms, Error, Result};
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Name.
+    pub name: String,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// The one usage.
+    pub usage: KeyUsage,
+    /// Level of the hierarchy.
+    pub level: KeyLevel,
+    /// Region code: 6 digits, required below the ministry level.
+    pub region: Option<String>,
+    /// May leave the platform wrapped (one-way: set only here).
+    pub exportable: bool,
+}
+
+/// A key as shown: metadata and the check value of each version.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KeyView {
+    /// Name.
+    pub name: String,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// Usage.
+    pub usage: KeyUsage,
+    /// Level.
+    pub level: KeyLevel,
+    /// Region code, empty for the ministry level.
+    pub region: String,
+    /// Exportable.
+    pub exportable: bool,
+    /// State.
+    pub state: KeyState,
+    /// Versions below this are retired.
+    pub min_version: i64,
+    /// Uses so far.
+    pub uses: i64,
+    /// Every version, oldest first.
+    pub versions: Vec<KeyVersionView>,
+}
+
+/// One version as shown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KeyVersionView {
+    /// From 1.
+    pub version: i64,
+    /// Key check value, hex.
+    pub kcv: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// Fresh material of `algorithm` and its check value.
+fn new_material(algorithm: KeyAlgorithm) -> Result<(Zeroizing<Vec<u8>>, String)> {
+    let material = match algorithm {
+        KeyAlgorithm::Sm2 => Sm2PrivateKey::generate()?.to_pkcs8_der()?,
+        other => random::bytes(other.secret_len())?,
+    };
+    let check = check_value(algorithm, &material)?;
+    Ok((material, check))
+}
+
+/// The check value of a version: the KCV of a block key; for HMAC keys the
+/// leftmost 4 bytes of HMAC-SM3 over a zero block; for SM2 keys the leftmost
+/// 4 bytes of SM3 over the public key (SPKI DER).
+fn check_value(algorithm: KeyAlgorithm, material: &[u8]) -> Result<String> {
+    let bytes = match algorithm {
+        KeyAlgorithm::Sm4 | KeyAlgorithm::Tdes => {
+            let block = if algorithm == KeyAlgorithm::Sm4 {
+                BlockAlgorithm::Sm4
+            } else {
+                BlockAlgorithm::Tdes
+            };
+            let key = BlockKey::new(block, material)?;
+            kcv::kcv(&key, kcv::default_len(block))?
+        }
+        KeyAlgorithm::HmacSm3 => sscard_gm::sm3::hmac(material, &[0u8; 16])
+            .get(..4)
+            .unwrap_or_default()
+            .to_vec(),
+        KeyAlgorithm::Sm2 => {
+            let public = Sm2PrivateKey::from_pkcs8_der(material)?
+                .public_key()
+                .to_spki_der()?;
+            sscard_gm::sm3::digest(&public)
+                .get(..4)
+                .unwrap_or_default()
+                .to_vec()
+        }
+    };
+    Ok(hex::encode(bytes))
+}
+
+fn is_region(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Platform {
+    async fn key(&self, name: &KeyName) -> Result<KeyRecord> {
+        self.store
+            .get_key(name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {name}")))
+    }
+
+    /// Creates a key inside the platform: version 1, active. Its material
+    /// never leaves in clear.
+    pub async fn create_key(&self, session: &Session, new: &NewKey) -> Result<KeyView> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let who = session.operator.as_str();
+        let refuse = |reason: &str| AuditEntry::refused(who, "key.create", &new.name, reason);
+        let name = match KeyName::parse(&new.name) {
+            Ok(n) => n,
+            Err(e) => return Err(self.refuse(refuse("invalid name"), e).await),
+        };
+        if !new.usage.admits(new.algorithm) {
+            let e = Error::Invalid(format!(
+                "a {} key cannot serve the usage {}",
+                new.algorithm.as_str(),
+                new.usage.as_str()
+            ));
+            return Err(self
+                .refuse(refuse("algorithm does not fit the usage"), e)
+                .await);
+        }
+        let region = new.region.clone().unwrap_or_default();
+        let region_ok = match new.level {
+            KeyLevel::Ministry => region.is_empty() || is_region(&region),
+            KeyLevel::Province | KeyLevel::City => is_region(&region),
+        };
+        if !region_ok {
+            let e = Error::Invalid(
+                "--region must be a 6-digit region code (行政区划) below the ministry level".into(),
+            );
+            return Err(self.refuse(refuse("bad region"), e).await);
+        }
+        if self.store.get_key(&name).await?.is_some() {
+            return Err(self
+                .refuse(refuse("name taken"), Error::Conflict(format!("key {name}")))
+                .await);
+        }
+        let unsealed = self.unsealed()?;
+        let (material, check) = new_material(new.algorithm)?;
+        let now = now_ms();
+        let record = KeyRecord {
+            name: name.clone(),
+            algorithm: new.algorithm,
+            usage: new.usage,
+            level: new.level,
+            region,
+            exportable: new.exportable,
+            state: KeyState::Active,
+            min_version: 1,
+            uses: 0,
+            created_ms: now,
+        };
+        let version = KeyVersionRecord {
+            name: name.clone(),
+            version: 1,
+            material: unsealed
+                .keyring
+                .seal(&KeyVersionRecord::aad(&name, 1), &material)?,
+            kcv: check.clone(),
+            created_ms: now,
+        };
+        let entry = AuditEntry::ok(who, "key.create", name.as_str())
+            .with("algorithm", new.algorithm.as_str())
+            .with("usage", new.usage.as_str())
+            .with("level", new.level.as_str())
+            .with("version", "1")
+            .with("kcv", check)
+            .with("exportable", new.exportable.to_string());
+        self.commit(
+            vec![Write::InsertKey(record), Write::InsertKeyVersion(version)],
+            entry,
+        )
+        .await?;
+        self.view(&name).await
+    }
+
+    async fn view(&self, name: &KeyName) -> Result<KeyView> {
+        let key = self.key(name).await?;
+        let versions = self.store.key_versions(name).await?;
+        Ok(KeyView {
+            name: key.name.to_string(),
+            algorithm: key.algorithm,
+            usage: key.usage,
+            level: key.level,
+            region: key.region,
+            exportable: key.exportable,
+            state: key.state,
+            min_version: key.min_version,
+            uses: key.uses,
+            versions: versions
+                .into_iter()
+                .map(|v| KeyVersionView {
+                    version: v.version,
+                    kcv: v.kcv,
+                    created_ms: v.created_ms,
+                })
+                .collect(),
+        })
+    }
+
+    /// Every key with its versions' check values.
+    pub async fn list_keys(&self, session: &Session) -> Result<Vec<KeyView>> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let mut views = Vec::new();
+        for key in self.store.list_keys().await? {
+            views.push(self.view(&key.name).await?);
+        }
+        Ok(views)
+    }
+
+    /// One key: state, versions and the check value of each.
+    pub async fn show_key(&self, session: &Session, name: &str) -> Result<KeyView> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        self.view(&KeyName::parse(name)?).await
+    }
+
+    /// Adds a version; new protection uses it, older versions still process
+    /// until the minimum version passes them.
+    pub async fn rotate_key(&self, session: &Session, name: &str) -> Result<KeyView> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let who = session.operator.as_str();
+        let name = KeyName::parse(name)?;
+        let key = self.key(&name).await?;
+        if !key.state.permits(UseKind::Protect) {
+            let e = Error::KeyState {
+                name: name.to_string(),
+                state: key.state.as_str(),
+                action: "rotate",
+            };
+            let entry = AuditEntry::refused(who, "key.rotate", name.as_str(), key.state.as_str());
+            return Err(self.refuse(entry, e).await);
+        }
+        let latest = self
+            .store
+            .key_versions(&name)
+            .await?
+            .last()
+            .map_or(0, |v| v.version);
+        let version = latest + 1;
+        let (material, check) = new_material(key.algorithm)?;
+        let record = KeyVersionRecord {
+            name: name.clone(),
+            version,
+            material: self
+                .unsealed()?
+                .keyring
+                .seal(&KeyVersionRecord::aad(&name, version), &material)?,
+            kcv: check.clone(),
+            created_ms: now_ms(),
+        };
+        let entry = AuditEntry::ok(who, "key.rotate", name.as_str())
+            .with("version", version.to_string())
+            .with("kcv", check);
+        self.commit(vec![Write::InsertKeyVersion(record)], entry)
+            .await?;
+        self.view(&name).await
+    }
+
+    /// Retires every version below `min`: they neither protect nor process.
+    /// The minimum only rises.
+    pub async fn set_min_version(
+        &self,
+        session: &Session,
+        name: &str,
+        min: i64,
+    ) -> Result<KeyView> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let who = session.operator.as_str();
+        let name = KeyName::parse(name)?;
+        let mut key = self.key(&name).await?;
+        let latest = self
+            .store
+            .key_versions(&name)
+            .await?
+            .last()
+            .map_or(0, |v| v.version);
+        if min < key.min_version || min > latest {
+            let e = Error::Invalid(format!(
+                "the minimum version of {name} can go from {} up to {latest}, not to {min}",
+                key.min_version
+            ));
+            let entry = AuditEntry::refused(who, "key.min-version", name.as_str(), "out of range");
+            return Err(self.refuse(entry, e).await);
+        }
+        key.min_version = min;
+        let entry = AuditEntry::ok(who, "key.min-version", name.as_str())
+            .with("min_version", min.to_string());
+        self.commit(vec![Write::UpdateKey(key)], entry).await?;
+        self.view(&name).await
+    }
+
+    /// Moves a key through its lifecycle (suspend, activate, deactivate,
+    /// compromise). Destruction is dual-controlled and is not done here.
+    pub async fn transition_key(
+        &self,
+        session: &Session,
+        name: &str,
+        transition: Transition,
+    ) -> Result<KeyView> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let who = session.operator.as_str();
+        let name = KeyName::parse(name)?;
+        let mut key = self.key(&name).await?;
+        let action = format!(
+            "key.{}",
+            serde_json::to_value(transition)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        );
+        let next = match (transition, key.state.apply(transition)) {
+            (Transition::Destroy, _) => None,
+            (_, next) => next,
+        };
+        let Some(next) = next else {
+            let e = Error::Refused(format!(
+                "key {name} is {}: {action} is not allowed from there",
+                key.state.as_str()
+            ));
+            let entry = AuditEntry::refused(who, &action, name.as_str(), key.state.as_str());
+            return Err(self.refuse(entry, e).await);
+        };
+        let entry = AuditEntry::ok(who, &action, name.as_str())
+            .with("from", key.state.as_str())
+            .with("to", next.as_str());
+        key.state = next;
+        self.commit(vec![Write::UpdateKey(key)], entry).await?;
+        self.view(&name).await
+    }
+
+    /// The material of a usable version, checking state and minimum version.
+    async fn use_version(
+        &self,
+        session: &Session,
+        name: &KeyName,
+        version: Option<i64>,
+        kind: UseKind,
+        action: &'static str,
+    ) -> Result<(KeyRecord, KeyVersionRecord, Zeroizing<Vec<u8>>)> {
+        let who = session.operator.as_str();
+        let key = self.key(name).await?;
+        if !key.state.permits(kind) {
+            let e = Error::KeyState {
+                name: name.to_string(),
+                state: key.state.as_str(),
+                action,
+            };
+            let entry = AuditEntry::refused(who, action, name.as_str(), key.state.as_str());
+            return Err(self.refuse(entry, e).await);
+        }
+        let versions = self.store.key_versions(name).await?;
+        let chosen = match version {
+            Some(v) => versions.into_iter().find(|r| r.version == v),
+            None => versions.into_iter().last(),
+        }
+        .ok_or_else(|| Error::NotFound(format!("key {name} version {}", version.unwrap_or(0))))?;
+        if chosen.version < key.min_version {
+            let e = Error::KeyVersionRetired {
+                name: name.to_string(),
+                version: chosen.version,
+                min: key.min_version,
+            };
+            let entry = AuditEntry::refused(who, action, name.as_str(), "version below minimum")
+                .with("version", chosen.version.to_string());
+            return Err(self.refuse(entry, e).await);
+        }
+        let material = self
+            .open_secret(
+                &KeyVersionRecord::aad(name, chosen.version),
+                &chosen.material,
+            )
+            .await?;
+        Ok((key, chosen, material))
+    }
+
+    /// Encrypts with the newest version of an SM4 `encrypt` key.
+    pub async fn encrypt(&self, session: &Session, name: &str, plaintext: &[u8]) -> Result<String> {
+        self.authorize(session, &ops::KEY_USE).await?;
+        let name = KeyName::parse(name)?;
+        let (mut key, version, material) = self
+            .use_version(session, &name, None, UseKind::Protect, "encrypt")
+            .await?;
+        if key.usage != KeyUsage::Encrypt {
+            return Err(Error::Invalid(format!(
+                "key {name} has usage {}, not encrypt",
+                key.usage.as_str()
+            )));
+        }
+        let iv = random::bytes(GCM_IV_LEN)?;
+        let sealed = gcm_encrypt(
+            &Sm4Key::from_slice(&material)?,
+            &iv,
+            format!("key/{name}").as_bytes(),
+            plaintext,
+        )?;
+        let mut body = iv.to_vec();
+        body.extend(sealed);
+        key.uses += 1;
+        let entry = AuditEntry::ok(session.operator.as_str(), "key.encrypt", name.as_str())
+            .with("version", version.version.to_string())
+            .with("kcv", version.kcv.clone());
+        self.commit(vec![Write::UpdateKey(key)], entry).await?;
+        Ok(format!("sscard:v{}:{}", version.version, hex::encode(body)))
+    }
+
+    /// Decrypts a ciphertext of [`Self::encrypt`] with the version it names.
+    pub async fn decrypt(
+        &self,
+        session: &Session,
+        name: &str,
+        ciphertext: &str,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.authorize(session, &ops::KEY_USE).await?;
+        let name = KeyName::parse(name)?;
+        let malformed = || Error::Invalid("not a ciphertext of sscard (sscard:v<N>:<hex>)".into());
+        let rest = ciphertext
+            .trim()
+            .strip_prefix("sscard:v")
+            .ok_or_else(malformed)?;
+        let (version, body) = rest.split_once(':').ok_or_else(malformed)?;
+        let version: i64 = version.parse().map_err(|_| malformed())?;
+        let body = hex::decode(body).map_err(|_| malformed())?;
+        if body.len() < GCM_IV_LEN {
+            return Err(malformed());
+        }
+        let (mut key, chosen, material) = self
+            .use_version(session, &name, Some(version), UseKind::Process, "decrypt")
+            .await?;
+        let (iv, sealed) = body.split_at(GCM_IV_LEN);
+        let plain = match gcm_decrypt(
+            &Sm4Key::from_slice(&material)?,
+            iv,
+            format!("key/{name}").as_bytes(),
+            sealed,
+        ) {
+            Ok(p) => Zeroizing::new(p),
+            Err(_) => {
+                let entry = AuditEntry::refused(
+                    session.operator.as_str(),
+                    "key.decrypt",
+                    name.as_str(),
+                    "authentication failed",
+                )
+                .with("version", version.to_string());
+                let e =
+                    Error::Invalid("the ciphertext does not authenticate under this key".into());
+                return Err(self.refuse(entry, e).await);
+            }
+        };
+        key.uses += 1;
+        let entry = AuditEntry::ok(session.operator.as_str(), "key.decrypt", name.as_str())
+            .with("version", chosen.version.to_string())
+            .with("kcv", chosen.kcv.clone());
+        self.commit(vec![Write::UpdateKey(key)], entry).await?;
+        Ok(plain)
+    }
+}

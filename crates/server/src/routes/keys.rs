@@ -1,0 +1,210 @@
+//! `/v1/keys/…`: the KMS (security administrator).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
+use sscard_core::platform::{KeyView, NewKey, Platform};
+use sscard_core::Error;
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller};
+
+/// `POST /v1/keys`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreateRequest {
+    /// Key name.
+    pub name: String,
+    /// `sm4`, `3des`, `sm2` or `hmac-sm3`.
+    pub algorithm: String,
+    /// One of the usage names (e.g. `card-iauth-master`, `kek`, `encrypt`).
+    pub usage: String,
+    /// `ministry`, `province` or `city` (default `city`).
+    pub level: Option<String>,
+    /// 6-digit region code, required below the ministry level.
+    pub region: Option<String>,
+    /// May leave the platform wrapped (one-way).
+    #[serde(default)]
+    pub exportable: bool,
+}
+
+fn parse<T>(what: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
+    parse(value).ok_or_else(|| ApiError(Error::Invalid(format!("unknown {what} {value:?}"))))
+}
+
+/// Creates a key inside the platform.
+#[utoipa::path(post, path = "/v1/keys", request_body = CreateRequest, security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 400, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<CreateRequest>,
+) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    let new = NewKey {
+        name: req.name,
+        algorithm: parse("algorithm", &req.algorithm, KeyAlgorithm::parse)?,
+        usage: parse("usage", &req.usage, KeyUsage::parse)?,
+        level: parse(
+            "level",
+            req.level.as_deref().unwrap_or("city"),
+            KeyLevel::parse,
+        )?,
+        region: req.region,
+        exportable: req.exportable,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(platform.create_key(&session, &new).await?),
+    ))
+}
+
+/// Every key with the check value of each version.
+#[utoipa::path(get, path = "/v1/keys", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    Ok(Json(platform.list_keys(&session).await?))
+}
+
+/// One key: state, versions, check values.
+#[utoipa::path(get, path = "/v1/keys/{name}", security(("bearer" = [])), params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn show(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
+    Ok(Json(platform.show_key(&session, &name).await?))
+}
+
+/// Adds a version.
+#[utoipa::path(post, path = "/v1/keys/{name}/rotate", security(("bearer" = [])), params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = Object), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn rotate(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
+    Ok(Json(platform.rotate_key(&session, &name).await?))
+}
+
+/// `POST /v1/keys/{name}/min-version`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MinVersionRequest {
+    /// Versions below this are retired.
+    pub min_version: i64,
+}
+
+/// Retires versions below a minimum.
+#[utoipa::path(post, path = "/v1/keys/{name}/min-version", request_body = MinVersionRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn min_version(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<MinVersionRequest>,
+) -> Result<Json<KeyView>, ApiError> {
+    Ok(Json(
+        platform
+            .set_min_version(&session, &name, req.min_version)
+            .await?,
+    ))
+}
+
+/// `POST /v1/keys/{name}/state`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct StateRequest {
+    /// `activate`, `suspend`, `deactivate` or `compromise`.
+    pub transition: String,
+}
+
+/// Moves a key through its lifecycle.
+#[utoipa::path(post, path = "/v1/keys/{name}/state", request_body = StateRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn state(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<StateRequest>,
+) -> Result<Json<KeyView>, ApiError> {
+    let transition: Transition = serde_json::from_value(serde_json::Value::String(
+        req.transition.clone(),
+    ))
+    .map_err(|_| {
+        ApiError(Error::Invalid(format!(
+            "unknown transition {:?}",
+            req.transition
+        )))
+    })?;
+    Ok(Json(
+        platform.transition_key(&session, &name, transition).await?,
+    ))
+}
+
+/// `POST /v1/keys/{name}/encrypt`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct EncryptRequest {
+    /// The plaintext, hex.
+    #[schema(value_type = String)]
+    pub plaintext: Zeroizing<String>,
+}
+
+/// `POST /v1/keys/{name}/decrypt`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DecryptRequest {
+    /// `sscard:v<N>:<hex>`.
+    pub ciphertext: String,
+}
+
+/// Ciphertext or plaintext.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DataBody {
+    /// `sscard:v<N>:<hex>` from encrypt, hex from decrypt.
+    #[schema(value_type = String)]
+    pub data: Zeroizing<String>,
+}
+
+/// Encrypts with the newest version of an `encrypt` key.
+#[utoipa::path(post, path = "/v1/keys/{name}/encrypt", request_body = EncryptRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = DataBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn encrypt(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<EncryptRequest>,
+) -> Result<Json<DataBody>, ApiError> {
+    let plain = Zeroizing::new(
+        hex::decode(req.plaintext.as_str())
+            .map_err(|_| ApiError(Error::Invalid("plaintext must be hex".into())))?,
+    );
+    let data = platform.encrypt(&session, &name, &plain).await?;
+    Ok(Json(DataBody {
+        data: Zeroizing::new(data),
+    }))
+}
+
+/// Decrypts with the version the ciphertext names.
+#[utoipa::path(post, path = "/v1/keys/{name}/decrypt", request_body = DecryptRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = DataBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn decrypt(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<DecryptRequest>,
+) -> Result<Json<DataBody>, ApiError> {
+    let plain = platform.decrypt(&session, &name, &req.ciphertext).await?;
+    Ok(Json(DataBody {
+        data: Zeroizing::new(hex::encode(plain.as_slice())),
+    }))
+}
