@@ -52,8 +52,10 @@ enum Command {
     Operator(admin::operator::OperatorArgs),
     /// The audit log: list, export, verify.
     Audit(admin::audit::AuditArgs),
-    /// Keys of the KMS: create, rotate, retire versions, suspend, encrypt.
+    /// Keys of the KMS: create, import, rotate, retire versions, suspend, destroy, encrypt.
     Key(admin::key::KeyArgs),
+    /// Dual control: pending requests, approve, deny.
+    Approval(admin::approval::ApprovalArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Operator(args) => admin::operator::run(args),
         Command::Audit(args) => admin::audit::run(args),
         Command::Key(args) => admin::key::run(args),
+        Command::Approval(args) => admin::approval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,6 +43,7 @@ fn request(op: &str) -> (&'static str, String, Option<Value>) {
         "audit.read" => ("GET", "/v1/audit?limit=5".into(), None),
         "audit.verify" => ("GET", "/v1/audit/verify".into(), None),
         "key.manage" => ("GET", "/v1/keys".into(), None),
+        "approval.decide" => ("GET", "/v1/approvals".into(), None),
         "key.use" => (
             "POST",
             "/v1/keys/no-such-key/encrypt".into(),
@@ -864,4 +865,201 @@ fn key_commands_create_rotate_retire_and_suspend() {
         common::sscard(&["key", "list", "--addr", &server.addr, "--token", &audit]),
         1,
     );
+}
+
+/// The key ceremony of the README: three custodians import a master by
+/// components with their check values; a second security administrator
+/// approves; the combined KCV is what the custodians compute themselves.
+#[test]
+fn key_ceremony_dual_control_and_destroy() {
+    let d = scratch("ceremony");
+    let server = Server::dev(&d, &[]);
+    let (first, second) = (server.login("security"), server.login("security2"));
+    let run = |token: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", server.addr.as_str(), "--token", token]);
+        common::sscard(&all)
+    };
+    // Each custodian makes a component and its check value with the tools.
+    let components: Vec<String> = (0..3)
+        .map(|i| hex::encode([0x11 * (i + 1) as u8; 16].map(|b| b ^ 0x5a)))
+        .collect();
+    let kcvs: Vec<String> = components
+        .iter()
+        .map(|c| ok_text(common::sscard(&["gm", "kcv", "--key", c, "--len", "4"])))
+        .collect();
+    let mut combined = [0u8; 16];
+    for c in &components {
+        for (x, y) in combined.iter_mut().zip(hex::decode(c).unwrap()) {
+            *x ^= y;
+        }
+    }
+    let expected_kcv = ok_text(common::sscard(&[
+        "gm",
+        "kcv",
+        "--key",
+        &hex::encode(combined),
+    ]));
+    let args: Vec<String> = components
+        .iter()
+        .zip(&kcvs)
+        .map(|(c, k)| format!("{c}:{k}"))
+        .collect();
+
+    // A component whose check value is wrong is refused, by position.
+    let wrong = format!("{}:{}", components[1], kcvs[0]);
+    let line = fails(
+        run(
+            &first,
+            &[
+                "key",
+                "import",
+                "--name",
+                "iauth-master",
+                "--alg",
+                "sm4",
+                "--usage",
+                "card-iauth-master",
+                "--region",
+                "330300",
+                "--component",
+                &args[0],
+                "--component",
+                &wrong,
+                "--component",
+                &args[2],
+            ],
+        ),
+        2,
+    );
+    assert!(
+        line.contains("kcv_mismatch") && line.contains("component 2"),
+        "{line}"
+    );
+
+    let out = ok_text(run(
+        &first,
+        &[
+            "key",
+            "import",
+            "--name",
+            "iauth-master",
+            "--alg",
+            "sm4",
+            "--usage",
+            "card-iauth-master",
+            "--region",
+            "330300",
+            "--component",
+            &args[0],
+            "--component",
+            &args[1],
+            "--component",
+            &args[2],
+        ],
+    ));
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("approval: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        out.lines().any(|l| l == format!("kcv: {expected_kcv}")),
+        "{out}"
+    );
+    assert!(ok_text(run(&second, &["approval", "list"])).starts_with(&id));
+    let line = fails(run(&first, &["approval", "approve", &id]), 1);
+    assert!(line.contains("self_approval"), "{line}");
+    let approved = ok_text(run(&second, &["approval", "approve", &id]));
+    assert!(
+        approved.contains(&format!("kcv: {expected_kcv}")),
+        "{approved}"
+    );
+    let shown = ok_text(run(&first, &["key", "show", "iauth-master"]));
+    assert!(
+        shown.contains(&format!("version: 1 kcv={expected_kcv}")),
+        "{shown}"
+    );
+    fails(run(&second, &["approval", "approve", &id]), 1);
+    // Components never reach the audit log.
+    let audit = server.login("audit");
+    let (_, page) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit?limit=1000",
+        Some(&audit),
+        None,
+    );
+    for c in &components {
+        assert!(!page.to_string().contains(c.as_str()));
+    }
+
+    // Destroy: only a key out of use, only with approval; afterwards nothing decrypts.
+    ok(run(
+        &first,
+        &[
+            "key", "create", "--name", "records", "--alg", "sm4", "--usage", "encrypt", "--region",
+            "330300",
+        ],
+    ));
+    let c1 = ok_text(common::sscard_stdin(
+        &[
+            "key",
+            "encrypt",
+            "records",
+            "--addr",
+            &server.addr,
+            "--token",
+            &first,
+        ],
+        b"data",
+    ));
+    let line = fails(run(&first, &["key", "destroy", "records"]), 1);
+    assert!(line.contains("key_state"), "{line}");
+    ok(run(&first, &["key", "deactivate", "records"]));
+    assert_eq!(
+        ok(common::sscard_stdin(
+            &[
+                "key",
+                "decrypt",
+                "records",
+                "--addr",
+                &server.addr,
+                "--token",
+                &first
+            ],
+            c1.as_bytes()
+        )),
+        b"data"
+    );
+    let out = ok_text(run(&first, &["key", "destroy", "records"]));
+    let id = out.strip_prefix("approval: ").unwrap().trim().to_string();
+    ok(run(&second, &["approval", "approve", &id]));
+    let line = fails(
+        common::sscard_stdin(
+            &[
+                "key",
+                "decrypt",
+                "records",
+                "--addr",
+                &server.addr,
+                "--token",
+                &first,
+            ],
+            c1.as_bytes(),
+        ),
+        1,
+    );
+    assert!(line.contains("destroyed"), "{line}");
+    let (_, page) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit?limit=1000",
+        Some(&audit),
+        None,
+    );
+    let records = page["records"].as_array().unwrap();
+    assert!(records
+        .iter()
+        .any(|r| r["action"] == "approval.approve" && r["details"]["action"] == "key.destroy"));
 }

@@ -66,6 +66,26 @@ pub enum Error {
         /// The key's minimum version.
         min: i64,
     },
+    /// A key component does not match the check value its custodian gave.
+    #[error("component {index} does not match its check value")]
+    KcvMismatch {
+        /// 1-based position of the component on the command line.
+        index: usize,
+    },
+    /// The requester of a dual-controlled operation tried to approve it.
+    #[error("the requester cannot approve their own request: another security administrator must")]
+    SelfApproval,
+    /// The approval is no longer pending, or has expired.
+    #[error("approval {id} is {state}")]
+    ApprovalClosed {
+        /// The approval.
+        id: String,
+        /// `approved`, `denied` or `expired`.
+        state: String,
+    },
+    /// The key may not leave the platform.
+    #[error("key {0} is not exportable")]
+    NotExportable(String),
     /// The input is malformed.
     #[error("invalid input: {0}")]
     Invalid(String),

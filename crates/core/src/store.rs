@@ -44,6 +44,44 @@ pub enum Write {
     UpdateKey(KeyRecord),
     /// Adds a version of a key.
     InsertKeyVersion(KeyVersionRecord),
+    /// Erases the material of every version of a key (destruction).
+    EraseKeyMaterial(KeyName),
+    /// Creates or replaces an approval.
+    PutApproval(ApprovalRecord),
+}
+
+/// An operation waiting for a second security administrator.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    /// Random id, hex.
+    pub id: String,
+    /// The operation, e.g. `key.import`, `key.destroy`.
+    pub action: String,
+    /// What it acts on.
+    pub target: String,
+    /// Who asked.
+    pub requester: String,
+    /// Barrier-sealed parameters (AAD `approval/<id>`).
+    pub payload: Vec<u8>,
+    /// `pending`, `approved` or `denied`.
+    pub state: String,
+    /// When asked, ms since the epoch.
+    pub created_ms: i64,
+    /// After this it can no longer be approved.
+    pub expires_ms: i64,
+    /// Who approved or denied; empty while pending.
+    pub decided_by: String,
+}
+
+impl core::fmt::Debug for ApprovalRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ApprovalRecord")
+            .field("id", &self.id)
+            .field("action", &self.action)
+            .field("target", &self.target)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Storage of the platform.
@@ -69,6 +107,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every version of a key, oldest first.
     async fn key_versions(&self, name: &KeyName) -> Result<Vec<KeyVersionRecord>>;
+
+    /// An approval by id.
+    async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>>;
+
+    /// Approvals in a state (`pending`, …), oldest first.
+    async fn list_approvals(&self, state: &str) -> Result<Vec<ApprovalRecord>>;
 
     /// Up to `limit` records with `seq >= from_seq`, in order.
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;

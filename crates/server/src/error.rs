@@ -13,9 +13,9 @@ use sscard_core::Error;
 pub struct ErrorBody {
     /// Stable, one per kind of refusal: `malformed_json`, `invalid`,
     /// `bad_share` (400); `unauthenticated`, `bad_credentials` (401);
-    /// `forbidden_role`, `refused`, `disabled`, `password_change_required`
-    /// (403); `not_found` (404); `conflict`, `already_initialized`,
-    /// `not_initialized`, `key_state`, `key_version_retired` (409); `sealed`, `locked` (423); `internal` (500).
+    /// `forbidden_role`, `refused`, `disabled`, `password_change_required`,
+    /// `self_approval`, `not_exportable` (403); `not_found` (404); `conflict`, `already_initialized`,
+    /// `not_initialized`, `key_state`, `key_version_retired`, `approval_closed` (409); `sealed`, `locked` (423); `internal` (500).
     pub code: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -50,6 +50,10 @@ impl ApiError {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::KeyState { .. } => (StatusCode::CONFLICT, "key_state"),
+            Error::KcvMismatch { .. } => (StatusCode::BAD_REQUEST, "kcv_mismatch"),
+            Error::SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
+            Error::ApprovalClosed { .. } => (StatusCode::CONFLICT, "approval_closed"),
+            Error::NotExportable(_) => (StatusCode::FORBIDDEN, "not_exportable"),
             Error::KeyVersionRetired { .. } => (StatusCode::CONFLICT, "key_version_retired"),
             Error::Integrity(_) | Error::Storage(_) | Error::Crypto(_) | _ => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -36,6 +36,8 @@ use crate::error::ErrorBody;
         routes::audit::list, routes::audit::export, routes::audit::verify, routes::audit::public_key,
         routes::keys::create, routes::keys::list, routes::keys::show, routes::keys::rotate,
         routes::keys::min_version, routes::keys::state, routes::keys::encrypt, routes::keys::decrypt,
+        routes::keys::import, routes::keys::destroy,
+        routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth)
@@ -82,7 +84,15 @@ pub fn router(platform: Arc<Platform>) -> Router {
             "/v1/keys",
             get(routes::keys::list).post(routes::keys::create),
         )
+        .route("/v1/keys/import", post(routes::keys::import))
         .route("/v1/keys/{name}", get(routes::keys::show))
+        .route("/v1/keys/{name}/destroy", post(routes::keys::destroy))
+        .route("/v1/approvals", get(routes::approvals::list))
+        .route(
+            "/v1/approvals/{id}/approve",
+            post(routes::approvals::approve),
+        )
+        .route("/v1/approvals/{id}/deny", post(routes::approvals::deny))
         .route("/v1/keys/{name}/rotate", post(routes::keys::rotate))
         .route(
             "/v1/keys/{name}/min-version",

@@ -19,7 +19,7 @@ use sqlx::{AnyPool, Executor, Row};
 use sscard_core::audit::{AuditEntry, AuditRecord};
 use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
-use sscard_core::store::{Store, Write};
+use sscard_core::store::{ApprovalRecord, Store, Write};
 use sscard_core::{Error, Result};
 
 /// The file of the embedded database inside a data directory.
@@ -199,6 +199,24 @@ impl Store for SqlStore {
             .await
             .map_err(storage)?;
         rows.iter().map(rows::key_version).collect()
+    }
+
+    async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
+        let row = sqlx::query(rows::SELECT_APPROVAL)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| rows::approval(&r)).transpose()
+    }
+
+    async fn list_approvals(&self, state: &str) -> Result<Vec<ApprovalRecord>> {
+        let rows = sqlx::query(rows::SELECT_APPROVALS)
+            .bind(state)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(rows::approval).collect()
     }
 
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {

@@ -7,7 +7,7 @@ use sscard_core::key::{
     KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord,
 };
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
-use sscard_core::store::Write;
+use sscard_core::store::{ApprovalRecord, Write};
 use sscard_core::{now_ms, Error, Result, Role};
 
 use crate::storage;
@@ -38,6 +38,28 @@ const INSERT_KEY: &str = concat!(
 );
 pub const SELECT_KEY_VERSIONS: &str = "SELECT name, version, material, kcv, created_ms \
      FROM key_versions WHERE name = $1 ORDER BY version";
+
+macro_rules! approval_columns {
+    () => {
+        "id, action, target, requester, payload, state, created_ms, expires_ms, decided_by"
+    };
+}
+
+pub const SELECT_APPROVAL: &str = concat!(
+    "SELECT ",
+    approval_columns!(),
+    " FROM approvals WHERE id = $1"
+);
+pub const SELECT_APPROVALS: &str = concat!(
+    "SELECT ",
+    approval_columns!(),
+    " FROM approvals WHERE state = $1 ORDER BY created_ms, id"
+);
+const INSERT_APPROVAL: &str = concat!(
+    "INSERT INTO approvals (",
+    approval_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
 
 pub const SELECT_OPERATOR: &str = concat!(
     "SELECT ",
@@ -122,6 +144,20 @@ pub fn key_version(row: &AnyRow) -> Result<KeyVersionRecord> {
         material: row.try_get("material").map_err(storage)?,
         kcv: row.try_get("kcv").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
+    })
+}
+
+pub fn approval(row: &AnyRow) -> Result<ApprovalRecord> {
+    Ok(ApprovalRecord {
+        id: row.try_get("id").map_err(storage)?,
+        action: row.try_get("action").map_err(storage)?,
+        target: row.try_get("target").map_err(storage)?,
+        requester: row.try_get("requester").map_err(storage)?,
+        payload: row.try_get("payload").map_err(storage)?,
+        state: row.try_get("state").map_err(storage)?,
+        created_ms: row.try_get("created_ms").map_err(storage)?,
+        expires_ms: row.try_get("expires_ms").map_err(storage)?,
+        decided_by: row.try_get("decided_by").map_err(storage)?,
     })
 }
 
@@ -283,6 +319,34 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .bind(v.material)
                 .bind(v.kcv)
                 .bind(v.created_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::EraseKeyMaterial(name) => {
+            sqlx::query("UPDATE key_versions SET material = $1 WHERE name = $2")
+                .bind(Vec::<u8>::new())
+                .bind(name.as_str().to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::PutApproval(a) => {
+            sqlx::query("DELETE FROM approvals WHERE id = $1")
+                .bind(&a.id)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+            sqlx::query(INSERT_APPROVAL)
+                .bind(a.id)
+                .bind(a.action)
+                .bind(a.target)
+                .bind(a.requester)
+                .bind(a.payload)
+                .bind(a.state)
+                .bind(a.created_ms)
+                .bind(a.expires_ms)
+                .bind(a.decided_by)
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;

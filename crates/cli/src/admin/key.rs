@@ -32,6 +32,25 @@ pub enum KeyCommand {
         #[arg(long)]
         exportable: bool,
     },
+    /// Import a key by 2 or 3 custodians' components, each with its check
+    /// value; completes once another security administrator approves.
+    Import {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["sm4", "3des"])]
+        alg: String,
+        #[arg(long)]
+        usage: String,
+        #[arg(long, value_parser = ["ministry", "province", "city"], default_value = "city")]
+        level: String,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        exportable: bool,
+        /// HEX:KCV, once per custodian.
+        #[arg(long = "component", value_name = "HEX:KCV", required = true)]
+        components: Vec<String>,
+    },
     /// Every key, one line each.
     List,
     /// One key: state, versions and the check value of each.
@@ -48,6 +67,10 @@ pub enum KeyCommand {
     Suspend { name: String },
     /// Put a pre-active or suspended key into use.
     Activate { name: String },
+    /// Retire a key for good: it then only decrypts.
+    Deactivate { name: String },
+    /// Destroy a key not in use (deactivate it first); needs approval.
+    Destroy { name: String },
     /// Encrypt a file (or stdin) with the newest version: prints sscard:v<N>:…
     Encrypt {
         name: String,
@@ -115,6 +138,25 @@ fn show(key: &Value, json: bool) {
     }
 }
 
+/// A request waiting for approval: `approval: <ID>` on a line of its own.
+pub fn print_pending(answer: &Value, json: bool) -> CliResult {
+    if json {
+        print(answer, true);
+    } else {
+        println!(
+            "approval: {}",
+            answer
+                .get("approval")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
+        if let Some(kcv) = answer.get("kcv").and_then(Value::as_str) {
+            println!("kcv: {kcv}");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: KeyArgs) -> CliResult {
     let client = Client::new(&args.connection)?;
     let path = |name: &str, what: &str| format!("/v1/keys/{name}/{what}");
@@ -123,6 +165,23 @@ pub fn run(args: KeyArgs) -> CliResult {
             "/v1/keys",
             &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region, "exportable": exportable}),
         )?,
+        KeyCommand::Import { name, alg, usage, level, region, exportable, components } => {
+            let mut parts = Vec::new();
+            for (i, c) in components.iter().enumerate() {
+                let (key, kcv) = c
+                    .split_once(':')
+                    .ok_or_else(|| CliError::input(format!("--component {}: expected HEX:KCV", i + 1)))?;
+                parts.push(json!({"key": key, "kcv": kcv}));
+            }
+            let body = json!({"name": name, "algorithm": alg, "usage": usage, "level": level,
+                "region": region, "exportable": exportable, "components": parts});
+            let answer: Value = client.post("/v1/keys/import", &body)?;
+            return print_pending(&answer, args.json);
+        }
+        KeyCommand::Destroy { name } => {
+            let answer: Value = client.post(&path(&name, "destroy"), &json!({}))?;
+            return print_pending(&answer, args.json);
+        }
         KeyCommand::List => {
             let keys: Value = client.get("/v1/keys")?;
             if args.json {
@@ -150,6 +209,9 @@ pub fn run(args: KeyArgs) -> CliResult {
         }
         KeyCommand::Suspend { name } => client.post(&path(&name, "state"), &json!({"transition": "suspend"}))?,
         KeyCommand::Activate { name } => client.post(&path(&name, "state"), &json!({"transition": "activate"}))?,
+        KeyCommand::Deactivate { name } => {
+            client.post(&path(&name, "state"), &json!({"transition": "deactivate"}))?
+        }
         KeyCommand::Encrypt { name, input, output } => {
             let plain = Zeroizing::new(read_input(input.as_deref())?);
             let body = json!({"plaintext": hex::encode(plain.as_slice())});

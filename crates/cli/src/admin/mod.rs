@@ -1,5 +1,6 @@
 //! Commands that talk to a running server.
 
+pub mod approval;
 pub mod audit;
 pub mod key;
 pub mod login;

@@ -81,17 +81,23 @@ fn new_material(algorithm: KeyAlgorithm) -> Result<(Zeroizing<Vec<u8>>, String)>
     Ok((material, check))
 }
 
+/// The block algorithm of a symmetric key algorithm.
+pub(super) fn block_algorithm(algorithm: KeyAlgorithm) -> Option<BlockAlgorithm> {
+    match algorithm {
+        KeyAlgorithm::Sm4 => Some(BlockAlgorithm::Sm4),
+        KeyAlgorithm::Tdes => Some(BlockAlgorithm::Tdes),
+        KeyAlgorithm::Sm2 | KeyAlgorithm::HmacSm3 => None,
+    }
+}
+
 /// The check value of a version: the KCV of a block key; for HMAC keys the
 /// leftmost 4 bytes of HMAC-SM3 over a zero block; for SM2 keys the leftmost
 /// 4 bytes of SM3 over the public key (SPKI DER).
 fn check_value(algorithm: KeyAlgorithm, material: &[u8]) -> Result<String> {
     let bytes = match algorithm {
         KeyAlgorithm::Sm4 | KeyAlgorithm::Tdes => {
-            let block = if algorithm == KeyAlgorithm::Sm4 {
-                BlockAlgorithm::Sm4
-            } else {
-                BlockAlgorithm::Tdes
-            };
+            let block =
+                block_algorithm(algorithm).ok_or(Error::Invalid("not a block key".into()))?;
             let key = BlockKey::new(block, material)?;
             kcv::kcv(&key, kcv::default_len(block))?
         }
@@ -128,8 +134,29 @@ impl Platform {
     /// never leaves in clear.
     pub async fn create_key(&self, session: &Session, new: &NewKey) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
+        let name = self.check_new_key(session, new, "key.create").await?;
+        let (material, _) = new_material(new.algorithm)?;
+        let (writes, check) = self.new_key_writes(&name, new, &material)?;
+        let entry = AuditEntry::ok(session.operator.as_str(), "key.create", name.as_str())
+            .with("algorithm", new.algorithm.as_str())
+            .with("usage", new.usage.as_str())
+            .with("level", new.level.as_str())
+            .with("version", "1")
+            .with("kcv", check)
+            .with("exportable", new.exportable.to_string());
+        self.commit(writes, entry).await?;
+        self.view(&name).await
+    }
+
+    /// Checks a new key's name, usage and region, auditing a refusal as `action`.
+    pub(super) async fn check_new_key(
+        &self,
+        session: &Session,
+        new: &NewKey,
+        action: &str,
+    ) -> Result<KeyName> {
         let who = session.operator.as_str();
-        let refuse = |reason: &str| AuditEntry::refused(who, "key.create", &new.name, reason);
+        let refuse = |reason: &str| AuditEntry::refused(who, action, &new.name, reason);
         let name = match KeyName::parse(&new.name) {
             Ok(n) => n,
             Err(e) => return Err(self.refuse(refuse("invalid name"), e).await),
@@ -160,15 +187,24 @@ impl Platform {
                 .refuse(refuse("name taken"), Error::Conflict(format!("key {name}")))
                 .await);
         }
-        let unsealed = self.unsealed()?;
-        let (material, check) = new_material(new.algorithm)?;
+        Ok(name)
+    }
+
+    /// The writes that store a new key at version 1 with `material`, and its check value.
+    pub(super) fn new_key_writes(
+        &self,
+        name: &KeyName,
+        new: &NewKey,
+        material: &[u8],
+    ) -> Result<(Vec<Write>, String)> {
+        let check = check_value(new.algorithm, material)?;
         let now = now_ms();
         let record = KeyRecord {
             name: name.clone(),
             algorithm: new.algorithm,
             usage: new.usage,
             level: new.level,
-            region,
+            region: new.region.clone().unwrap_or_default(),
             exportable: new.exportable,
             state: KeyState::Active,
             min_version: 1,
@@ -178,28 +214,20 @@ impl Platform {
         let version = KeyVersionRecord {
             name: name.clone(),
             version: 1,
-            material: unsealed
+            material: self
+                .unsealed()?
                 .keyring
-                .seal(&KeyVersionRecord::aad(&name, 1), &material)?,
+                .seal(&KeyVersionRecord::aad(name, 1), material)?,
             kcv: check.clone(),
             created_ms: now,
         };
-        let entry = AuditEntry::ok(who, "key.create", name.as_str())
-            .with("algorithm", new.algorithm.as_str())
-            .with("usage", new.usage.as_str())
-            .with("level", new.level.as_str())
-            .with("version", "1")
-            .with("kcv", check)
-            .with("exportable", new.exportable.to_string());
-        self.commit(
+        Ok((
             vec![Write::InsertKey(record), Write::InsertKeyVersion(version)],
-            entry,
-        )
-        .await?;
-        self.view(&name).await
+            check,
+        ))
     }
 
-    async fn view(&self, name: &KeyName) -> Result<KeyView> {
+    pub(super) async fn view(&self, name: &KeyName) -> Result<KeyView> {
         let key = self.key(name).await?;
         let versions = self.store.key_versions(name).await?;
         Ok(KeyView {

@@ -2,6 +2,7 @@
 //! operators, audit. Every action appends its audit record in the same
 //! transaction as its effect; a refusal is audited too.
 
+mod approvals;
 mod audit_log;
 mod auth;
 mod init;
@@ -22,6 +23,7 @@ use crate::seal::{SealConfig, ShareFile};
 use crate::store::{Store, Write};
 use crate::{Error, Result, Role};
 
+pub use approvals::{ApprovalOutcome, ApprovalView, PendingApproval};
 pub use audit_log::{AuditPage, VerifyReport};
 pub use auth::{LoginOutcome, Session};
 pub use init::{InitOptions, InitOutput, NewOperator};
@@ -106,8 +108,15 @@ pub mod ops {
         roles: &[Role::Security],
     };
 
+    /// List, approve and deny dual-controlled requests (security administrator).
+    pub const APPROVAL: Operation = Operation {
+        name: "approval.decide",
+        roles: &[Role::Security],
+    };
+
     /// All of them, for tests that try each against every role.
     pub const ALL: &[Operation] = &[
+        APPROVAL,
         KEY_MANAGE,
         KEY_USE,
         OPERATOR_ADD,

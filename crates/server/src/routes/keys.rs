@@ -63,6 +63,100 @@ pub async fn create(
     ))
 }
 
+/// One custodian's component.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Component {
+    /// The component, hex.
+    #[schema(value_type = String)]
+    pub key: Zeroizing<String>,
+    /// Its check value, 3, 4 or 8 bytes of hex.
+    pub kcv: String,
+}
+
+/// `POST /v1/keys/import`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ImportRequest {
+    /// As for creation.
+    #[serde(flatten)]
+    pub key: CreateRequest,
+    /// 2 or 3 components.
+    pub components: Vec<Component>,
+}
+
+/// A request waiting for a second security administrator.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PendingBody {
+    /// The approval id.
+    pub approval: String,
+    /// For an import, the check value of the combined key.
+    pub kcv: Option<String>,
+}
+
+fn new_key(req: CreateRequest) -> Result<NewKey, ApiError> {
+    Ok(NewKey {
+        name: req.name,
+        algorithm: parse("algorithm", &req.algorithm, KeyAlgorithm::parse)?,
+        usage: parse("usage", &req.usage, KeyUsage::parse)?,
+        level: parse(
+            "level",
+            req.level.as_deref().unwrap_or("city"),
+            KeyLevel::parse,
+        )?,
+        region: req.region,
+        exportable: req.exportable,
+    })
+}
+
+/// Imports a key by components; completes once another security administrator approves.
+#[utoipa::path(post, path = "/v1/keys/import", request_body = ImportRequest, security(("bearer" = [])),
+    responses((status = 202, body = PendingBody), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn import(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<ImportRequest>,
+) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
+    let mut parts = Vec::new();
+    for (i, c) in req.components.iter().enumerate() {
+        let bad = |what: &str| {
+            ApiError(Error::Invalid(format!(
+                "component {}: {what} is not hex",
+                i + 1
+            )))
+        };
+        let key = Zeroizing::new(hex::decode(c.key.as_str()).map_err(|_| bad("key"))?);
+        let kcv = hex::decode(&c.kcv).map_err(|_| bad("check value"))?;
+        parts.push((key, kcv));
+    }
+    let pending = platform
+        .import_key(&session, &new_key(req.key)?, &parts)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PendingBody {
+            approval: pending.approval,
+            kcv: pending.kcv,
+        }),
+    ))
+}
+
+/// Requests the destruction of a key not in use; completes on approval.
+#[utoipa::path(post, path = "/v1/keys/{name}/destroy", security(("bearer" = [])), params(("name" = String, Path, description = "key name")),
+    responses((status = 202, body = PendingBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn destroy(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
+    let pending = platform.request_destroy(&session, &name).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PendingBody {
+            approval: pending.approval,
+            kcv: pending.kcv,
+        }),
+    ))
+}
+
 /// Every key with the check value of each version.
 #[utoipa::path(get, path = "/v1/keys", security(("bearer" = [])),
     responses((status = 200, body = Vec<Object>), (status = 403, body = crate::error::ErrorBody)))]

@@ -1,0 +1,89 @@
+//! `sscard approval list | approve ID | deny ID`.
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use crate::client::{print, Client, Connection};
+use crate::error::CliResult;
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalCommand {
+    /// Pending requests, one per line starting with its ID.
+    List,
+    /// Approve another security administrator's request; it is carried out.
+    Approve { id: String },
+    /// Deny a pending request.
+    Deny { id: String },
+}
+
+/// Arguments of `approval`.
+#[derive(Debug, clap::Args)]
+pub struct ApprovalArgs {
+    #[command(subcommand)]
+    command: ApprovalCommand,
+    #[command(flatten)]
+    connection: Connection,
+    /// JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+pub fn run(args: ApprovalArgs) -> CliResult {
+    let client = Client::new(&args.connection)?;
+    match args.command {
+        ApprovalCommand::List => {
+            let answer: Value = client.get("/v1/approvals")?;
+            if args.json {
+                print(&answer, true);
+                return Ok(());
+            }
+            for a in answer.as_array().into_iter().flatten() {
+                let f = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+                println!(
+                    "{} action={} target={} requester={}",
+                    f("id"),
+                    f("action"),
+                    f("target"),
+                    f("requester")
+                );
+            }
+        }
+        ApprovalCommand::Approve { id } => {
+            let answer: Value = client.post(&format!("/v1/approvals/{id}/approve"), &json!({}))?;
+            if args.json {
+                print(&answer, true);
+            } else {
+                let f = |k: &str| {
+                    answer
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or("-")
+                        .to_string()
+                };
+                println!("approved: {id}");
+                println!("action: {}", f("action"));
+                println!("target: {}", f("target"));
+                let key = answer.get("key").cloned().unwrap_or(Value::Null);
+                println!(
+                    "state: {}",
+                    key.get("state").and_then(Value::as_str).unwrap_or("-")
+                );
+                if let Some(v) = key
+                    .get("versions")
+                    .and_then(Value::as_array)
+                    .and_then(|v| v.last())
+                {
+                    println!(
+                        "kcv: {}",
+                        v.get("kcv").and_then(Value::as_str).unwrap_or("-")
+                    );
+                }
+            }
+        }
+        ApprovalCommand::Deny { id } => {
+            let _: Value = client.post(&format!("/v1/approvals/{id}/deny"), &json!({}))?;
+            println!("denied: {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! Dual control (双人控制): key import by components and key destruction
+//! wait for a second security administrator. The requester cannot approve;
+//! an approval expires after a day. What waits is sealed by the barrier:
+//! the combined key of an import, never its components.
+
+use serde::{Deserialize, Serialize};
+use sscard_gm::{components, kcv, random, BlockKey};
+use zeroize::Zeroizing;
+
+use super::keys::block_algorithm;
+use super::{ops, KeyView, NewKey, Platform, Session};
+use crate::audit::AuditEntry;
+use crate::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage, Transition};
+use crate::store::{ApprovalRecord, Write};
+use crate::{now_ms, Error, Result};
+
+/// How long a request waits for its approval.
+pub const APPROVAL_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+const IMPORT: &str = "key.import";
+const DESTROY: &str = "key.destroy";
+
+/// A request waiting for approval.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PendingApproval {
+    /// Give this to the second security administrator.
+    pub approval: String,
+    /// For an import: the check value of the combined key.
+    pub kcv: Option<String>,
+}
+
+/// An approval as listed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApprovalView {
+    /// Id.
+    pub id: String,
+    /// Operation.
+    pub action: String,
+    /// What it acts on.
+    pub target: String,
+    /// Who asked.
+    pub requester: String,
+    /// `pending`, `approved`, `denied`.
+    pub state: String,
+    /// Expiry, ms since the epoch.
+    pub expires_ms: i64,
+}
+
+/// What an approval did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApprovalOutcome {
+    /// Operation.
+    pub action: String,
+    /// What it acted on.
+    pub target: String,
+    /// The key afterwards.
+    pub key: KeyView,
+}
+
+/// The sealed parameters of an import.
+#[derive(Serialize, Deserialize)]
+struct ImportPayload {
+    name: String,
+    algorithm: KeyAlgorithm,
+    usage: KeyUsage,
+    level: KeyLevel,
+    region: Option<String>,
+    exportable: bool,
+    material: Zeroizing<String>,
+}
+
+fn payload_aad(id: &str) -> String {
+    format!("approval/{id}")
+}
+
+impl Platform {
+    /// Checks each custodian's component against its check value (3, 4 or 8
+    /// bytes), combines them by XOR, and files the import for approval.
+    /// Components are neither stored nor logged; only their positions are.
+    pub async fn import_key(
+        &self,
+        session: &Session,
+        new: &NewKey,
+        parts: &[(Zeroizing<Vec<u8>>, Vec<u8>)],
+    ) -> Result<PendingApproval> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let who = session.operator.as_str();
+        let name = self.check_new_key(session, new, IMPORT).await?;
+        let refuse = |reason: &str| AuditEntry::refused(who, IMPORT, name.as_str(), reason);
+        let Some(block) = block_algorithm(new.algorithm) else {
+            let e = Error::Invalid("components are imported for sm4 and 3des keys".into());
+            return Err(self.refuse(refuse("not a block key"), e).await);
+        };
+        if !(2..=3).contains(&parts.len()) {
+            let e = Error::Invalid("an import takes 2 or 3 components".into());
+            return Err(self.refuse(refuse("component count"), e).await);
+        }
+        for (index, (component, check)) in parts.iter().enumerate() {
+            let ok = matches!(check.len(), 3 | 4 | 8)
+                && BlockKey::new(block, component).is_ok_and(|key| kcv::check(&key, check).is_ok());
+            if !ok {
+                let position = index + 1;
+                let entry = refuse("component check value mismatch")
+                    .with("component", position.to_string());
+                return Err(self
+                    .refuse(entry, Error::KcvMismatch { index: position })
+                    .await);
+            }
+        }
+        let slices: Vec<&[u8]> = parts.iter().map(|(c, _)| c.as_slice()).collect();
+        let combined = components::combine(block, &slices)?;
+        let check = hex::encode(kcv::kcv(&combined, kcv::default_len(block))?);
+        let payload = ImportPayload {
+            name: name.to_string(),
+            algorithm: new.algorithm,
+            usage: new.usage,
+            level: new.level,
+            region: new.region.clone(),
+            exportable: new.exportable,
+            material: Zeroizing::new(hex::encode(combined.expose_secret())),
+        };
+        let id = self
+            .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
+            .await?;
+        Ok(PendingApproval {
+            approval: id,
+            kcv: Some(check),
+        })
+    }
+
+    /// Files the destruction of a key for approval. Only a key that is not in
+    /// use (pre-active, deactivated or compromised) can be destroyed.
+    pub async fn request_destroy(&self, session: &Session, name: &str) -> Result<PendingApproval> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let name = KeyName::parse(name)?;
+        let key = self
+            .store
+            .get_key(&name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {name}")))?;
+        if key.state.apply(Transition::Destroy).is_none() {
+            let entry = AuditEntry::refused(
+                session.operator.as_str(),
+                DESTROY,
+                name.as_str(),
+                key.state.as_str(),
+            );
+            let e = Error::KeyState {
+                name: name.to_string(),
+                state: key.state.as_str(),
+                action: "destroy (deactivate it first)",
+            };
+            return Err(self.refuse(entry, e).await);
+        }
+        let id = self
+            .file_approval(session, DESTROY, name.as_str(), &(), None)
+            .await?;
+        Ok(PendingApproval {
+            approval: id,
+            kcv: None,
+        })
+    }
+
+    async fn file_approval<T: Serialize>(
+        &self,
+        session: &Session,
+        action: &str,
+        target: &str,
+        payload: &T,
+        check: Option<&str>,
+    ) -> Result<String> {
+        let id = hex::encode(random::bytes(8)?.as_slice());
+        let json =
+            Zeroizing::new(serde_json::to_vec(payload).map_err(|e| Error::Invalid(e.to_string()))?);
+        let now = now_ms();
+        let record = ApprovalRecord {
+            id: id.clone(),
+            action: action.into(),
+            target: target.into(),
+            requester: session.operator.to_string(),
+            payload: self.unsealed()?.keyring.seal(&payload_aad(&id), &json)?,
+            state: "pending".into(),
+            created_ms: now,
+            expires_ms: now + APPROVAL_TTL_MS,
+            decided_by: String::new(),
+        };
+        let mut entry = AuditEntry::ok(session.operator.as_str(), "approval.request", target)
+            .with("action", action)
+            .with("approval", id.clone());
+        if let Some(check) = check {
+            entry = entry.with("kcv", check);
+        }
+        self.commit(vec![Write::PutApproval(record)], entry).await?;
+        Ok(id)
+    }
+
+    /// Pending approvals, oldest first.
+    pub async fn list_approvals(&self, session: &Session) -> Result<Vec<ApprovalView>> {
+        self.authorize(session, &ops::APPROVAL).await?;
+        Ok(self
+            .store
+            .list_approvals("pending")
+            .await?
+            .into_iter()
+            .map(|a| ApprovalView {
+                id: a.id,
+                action: a.action,
+                target: a.target,
+                requester: a.requester,
+                state: a.state,
+                expires_ms: a.expires_ms,
+            })
+            .collect())
+    }
+
+    async fn open_approval(
+        &self,
+        session: &Session,
+        id: &str,
+        verb: &str,
+    ) -> Result<ApprovalRecord> {
+        self.authorize(session, &ops::APPROVAL).await?;
+        let who = session.operator.as_str();
+        let approval = self
+            .store
+            .get_approval(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("approval {id}")))?;
+        let closed = if approval.state != "pending" {
+            Some(approval.state.clone())
+        } else if approval.expires_ms <= now_ms() {
+            Some("expired".to_string())
+        } else {
+            None
+        };
+        if let Some(state) = closed {
+            let entry =
+                AuditEntry::refused(who, verb, &approval.target, &state).with("approval", id);
+            return Err(self
+                .refuse(
+                    entry,
+                    Error::ApprovalClosed {
+                        id: id.into(),
+                        state,
+                    },
+                )
+                .await);
+        }
+        Ok(approval)
+    }
+
+    /// Approves a request of another security administrator and carries it out.
+    pub async fn approve(&self, session: &Session, id: &str) -> Result<ApprovalOutcome> {
+        let mut approval = self.open_approval(session, id, "approval.approve").await?;
+        let who = session.operator.as_str();
+        if approval.requester == who {
+            let entry =
+                AuditEntry::refused(who, "approval.approve", &approval.target, "self-approval")
+                    .with("approval", id);
+            return Err(self.refuse(entry, Error::SelfApproval).await);
+        }
+        let payload = self
+            .open_secret(&payload_aad(id), &approval.payload)
+            .await?;
+        approval.state = "approved".into();
+        approval.decided_by = who.into();
+        let mut entry = AuditEntry::ok(who, "approval.approve", &approval.target)
+            .with("approval", id)
+            .with("action", approval.action.clone())
+            .with("requester", approval.requester.clone());
+        let target = KeyName::parse(&approval.target)?;
+        let mut writes = match approval.action.as_str() {
+            IMPORT => {
+                let p: ImportPayload = serde_json::from_slice(&payload)
+                    .map_err(|_| Error::Integrity("approval payload".into()))?;
+                let material = Zeroizing::new(
+                    hex::decode(p.material.as_str())
+                        .map_err(|_| Error::Integrity("approval payload".into()))?,
+                );
+                let new = NewKey {
+                    name: p.name,
+                    algorithm: p.algorithm,
+                    usage: p.usage,
+                    level: p.level,
+                    region: p.region,
+                    exportable: p.exportable,
+                };
+                if self.store.get_key(&target).await?.is_some() {
+                    return Err(Error::Conflict(format!("key {target}")));
+                }
+                let (writes, check) = self.new_key_writes(&target, &new, &material)?;
+                entry = entry.with("version", "1").with("kcv", check);
+                writes
+            }
+            DESTROY => {
+                let mut key = self
+                    .store
+                    .get_key(&target)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("key {target}")))?;
+                let Some(next) = key.state.apply(Transition::Destroy) else {
+                    return Err(Error::KeyState {
+                        name: target.to_string(),
+                        state: key.state.as_str(),
+                        action: "destroy",
+                    });
+                };
+                key.state = next;
+                vec![
+                    Write::UpdateKey(key),
+                    Write::EraseKeyMaterial(target.clone()),
+                ]
+            }
+            other => return Err(Error::Integrity(format!("unknown approval action {other}"))),
+        };
+        writes.push(Write::PutApproval(approval.clone()));
+        self.commit(writes, entry).await?;
+        Ok(ApprovalOutcome {
+            action: approval.action,
+            target: approval.target,
+            key: self.view(&target).await?,
+        })
+    }
+
+    /// Denies (or, for the requester, withdraws) a pending request.
+    pub async fn deny(&self, session: &Session, id: &str) -> Result<()> {
+        let mut approval = self.open_approval(session, id, "approval.deny").await?;
+        approval.state = "denied".into();
+        approval.decided_by = session.operator.to_string();
+        let entry = AuditEntry::ok(session.operator.as_str(), "approval.deny", &approval.target)
+            .with("approval", id)
+            .with("action", approval.action.clone());
+        self.commit(vec![Write::PutApproval(approval)], entry)
+            .await?;
+        Ok(())
+    }
+}
