@@ -1063,3 +1063,163 @@ fn key_ceremony_dual_control_and_destroy() {
         .iter()
         .any(|r| r["action"] == "approval.approve" && r["details"]["action"] == "key.destroy"));
 }
+
+/// The derivation service answers what `sscard gm derive` then `gm mac` (or
+/// an ECB encryption) answer for the same master, factors and data.
+#[test]
+fn derivation_service_matches_the_gm_tools() {
+    let d = scratch("derivation");
+    let server = Server::dev(&d, &[]);
+    let (first, second) = (server.login("security"), server.login("security2"));
+    let run = |token: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", server.addr.as_str(), "--token", token]);
+        common::sscard(&all)
+    };
+    // Masters the test knows, imported by two components each.
+    for (name, alg, usage, a, b) in [
+        (
+            "iauth",
+            "sm4",
+            "card-iauth-master",
+            "00112233445566778899aabbccddeeff",
+            "0f0e0d0c0b0a09080706050403020100",
+        ),
+        (
+            "maint",
+            "3des",
+            "card-maint-master",
+            "0123456789abcdeffedcba9876543210",
+            "1111111111111111aaaaaaaaaaaaaaaa",
+        ),
+    ] {
+        let kcv = |k: &str| ok_text(common::sscard(&["gm", "kcv", "--key", k, "--alg", alg]));
+        let out = ok_text(run(
+            &first,
+            &[
+                "key",
+                "import",
+                "--name",
+                name,
+                "--alg",
+                alg,
+                "--usage",
+                usage,
+                "--region",
+                "330300",
+                "--component",
+                &format!("{a}:{}", kcv(a)),
+                "--component",
+                &format!("{b}:{}", kcv(b)),
+            ],
+        ));
+        let id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("approval: "))
+            .unwrap()
+            .to_string();
+        ok(run(&second, &["approval", "approve", &id]));
+        let master: String = hex::encode(
+            hex::decode(a)
+                .unwrap()
+                .iter()
+                .zip(hex::decode(b).unwrap())
+                .map(|(x, y)| x ^ y)
+                .collect::<Vec<u8>>(),
+        );
+
+        let data = d.join(format!("{name}.apdu"));
+        std::fs::write(
+            &data,
+            hex::decode("04DC012C160110330300D1560000050000000000000001").unwrap(),
+        )
+        .unwrap();
+        let data = data.to_str().unwrap().to_string();
+        let (block, mac_alg) = if alg == "sm4" {
+            (16, "sm4")
+        } else {
+            (8, "3des")
+        };
+        let iv = "11".repeat(block);
+        for factors in [
+            vec!["3333303330307378"],
+            vec!["3333303330307378", "8601030000000001"],
+        ] {
+            let mut derive = vec!["gm", "derive", "--alg", alg, "--key", master.as_str()];
+            let mut service = vec!["key", "card-mac", name];
+            for f in &factors {
+                derive.extend(["--factor", f]);
+                service.extend(["--factor", f]);
+            }
+            let card_key = ok_text(common::sscard(&derive));
+            let expected = ok_text(common::sscard(&[
+                "gm", "mac", "--alg", mac_alg, "--key", &card_key, "--iv", &iv, "--len", "4", &data,
+            ]));
+            let mut with = service.clone();
+            with.extend(["--iv", iv.as_str(), "--len", "4", data.as_str()]);
+            assert_eq!(ok_text(run(&first, &with)), expected, "{name} {factors:?}");
+
+            let mut verify = service.clone();
+            verify.extend([
+                "--iv",
+                iv.as_str(),
+                "--verify",
+                expected.as_str(),
+                data.as_str(),
+            ]);
+            assert_eq!(ok_text(run(&first, &verify)), "mac: valid");
+            let mut wrong = service.clone();
+            wrong.extend(["--iv", iv.as_str(), "--verify", "00000000", data.as_str()]);
+            assert!(fails(run(&first, &wrong), 1).contains("mac_mismatch"));
+
+            // One block under the card key: the internal-authentication answer.
+            let challenge = "a1".repeat(block);
+            let mut encrypt = vec!["key", "card-encrypt", name];
+            for f in &factors {
+                encrypt.extend(["--factor", f]);
+            }
+            encrypt.extend(["--data", challenge.as_str()]);
+            let answer = ok_text(run(&first, &encrypt));
+            let cipher = if alg == "sm4" {
+                "-sm4-ecb"
+            } else {
+                "-des-ede-ecb"
+            };
+            let file = d.join("challenge");
+            std::fs::write(&file, hex::decode(&challenge).unwrap()).unwrap();
+            let expected = ok(common::openssl(&[
+                "enc",
+                cipher,
+                "-nopad",
+                "-K",
+                &card_key,
+                "-in",
+                file.to_str().unwrap(),
+            ]));
+            assert_eq!(answer, hex::encode(expected), "{name} {factors:?}");
+        }
+    }
+    // Only card masters derive.
+    ok(run(
+        &first,
+        &[
+            "key", "create", "--name", "records", "--alg", "sm4", "--usage", "encrypt", "--region",
+            "330300",
+        ],
+    ));
+    fails(
+        run(
+            &first,
+            &[
+                "key",
+                "card-encrypt",
+                "records",
+                "--factor",
+                "3333303330307378",
+                "--data",
+                &"00".repeat(16),
+            ],
+        ),
+        2,
+    );
+}

@@ -50,3 +50,18 @@ pub fn derive_path(root: &BlockKey, factors: &[&[u8]]) -> Result<BlockKey> {
     }
     Ok(key)
 }
+
+/// Encrypts one block (16 bytes for SM4, 8 for 3DES) under `key`: the
+/// card-side computation of authentication answers and cryptograms.
+///
+/// ```
+/// use sscard_gm::{diversify::encrypt_block, BlockAlgorithm, BlockKey};
+/// let key = BlockKey::new(BlockAlgorithm::Tdes, &[0x42; 16]).unwrap();
+/// assert_eq!(encrypt_block(&key, &[0; 8]).unwrap().len(), 8);
+/// assert!(encrypt_block(&key, &[0; 16]).is_err());
+/// ```
+pub fn encrypt_block(key: &BlockKey, block: &[u8]) -> Result<Vec<u8>> {
+    let mut out = block.to_vec();
+    key.cipher()?.encrypt_block(&mut out)?;
+    Ok(out)
+}

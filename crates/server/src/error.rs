@@ -14,7 +14,7 @@ pub struct ErrorBody {
     /// Stable, one per kind of refusal: `malformed_json`, `invalid`,
     /// `bad_share` (400); `unauthenticated`, `bad_credentials` (401);
     /// `forbidden_role`, `refused`, `disabled`, `password_change_required`,
-    /// `self_approval`, `not_exportable` (403); `not_found` (404); `conflict`, `already_initialized`,
+    /// `self_approval`, `not_exportable`, `mac_mismatch` (403); `not_found` (404); `conflict`, `already_initialized`,
     /// `not_initialized`, `key_state`, `key_version_retired`, `approval_closed` (409); `sealed`, `locked` (423); `internal` (500).
     pub code: &'static str,
     /// What was wrong, for a person.
@@ -55,9 +55,11 @@ impl ApiError {
             Error::ApprovalClosed { .. } => (StatusCode::CONFLICT, "approval_closed"),
             Error::NotExportable(_) => (StatusCode::FORBIDDEN, "not_exportable"),
             Error::KeyVersionRetired { .. } => (StatusCode::CONFLICT, "key_version_retired"),
-            Error::Integrity(_) | Error::Storage(_) | Error::Crypto(_) | _ => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            Error::Crypto(sscard_gm::Error::AuthenticationFailed) => {
+                (StatusCode::FORBIDDEN, "mac_mismatch")
             }
+            Error::Crypto(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

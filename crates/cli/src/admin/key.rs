@@ -51,6 +51,30 @@ pub enum KeyCommand {
         #[arg(long = "component", value_name = "HEX:KCV", required = true)]
         components: Vec<String>,
     },
+    /// Derivation service: MAC under the card key derived from master N
+    /// (as `gm derive` then `gm mac`); with --verify, checks a MAC (exit 0/1).
+    CardMac {
+        name: String,
+        #[arg(long, value_name = "HEX", required = true)]
+        factor: Vec<String>,
+        #[arg(long, value_name = "HEX")]
+        iv: Option<String>,
+        #[arg(long, value_name = "N")]
+        len: Option<usize>,
+        /// A MAC to check instead of computing one.
+        #[arg(long, value_name = "HEX", conflicts_with = "len")]
+        verify: Option<String>,
+        /// The data; stdin when absent.
+        file: Option<PathBuf>,
+    },
+    /// Derivation service: encrypt whole blocks (hex) under the derived card key.
+    CardEncrypt {
+        name: String,
+        #[arg(long, value_name = "HEX", required = true)]
+        factor: Vec<String>,
+        #[arg(long, value_name = "HEX")]
+        data: String,
+    },
     /// Every key, one line each.
     List,
     /// One key: state, versions and the check value of each.
@@ -181,6 +205,27 @@ pub fn run(args: KeyArgs) -> CliResult {
         KeyCommand::Destroy { name } => {
             let answer: Value = client.post(&path(&name, "destroy"), &json!({}))?;
             return print_pending(&answer, args.json);
+        }
+        KeyCommand::CardMac { name, factor, iv, len, verify, file } => {
+            let data = read_input(file.as_deref())?;
+            let (operation, mac) = match &verify {
+                Some(mac) => ("verify-mac", Some(mac.clone())),
+                None => ("mac", None),
+            };
+            let body = json!({"operation": operation, "factors": factor, "data": hex::encode(&data),
+                "iv": iv, "len": len, "mac": mac});
+            let answer: Value = client.post(&path(&name, "card"), &body)?;
+            match verify {
+                Some(_) => println!("mac: valid"),
+                None => println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default()),
+            }
+            return Ok(());
+        }
+        KeyCommand::CardEncrypt { name, factor, data } => {
+            let body = json!({"operation": "encrypt", "factors": factor, "data": data});
+            let answer: Value = client.post(&path(&name, "card"), &body)?;
+            println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default());
+            return Ok(());
         }
         KeyCommand::List => {
             let keys: Value = client.get("/v1/keys")?;

@@ -382,7 +382,7 @@ impl Platform {
     }
 
     /// The material of a usable version, checking state and minimum version.
-    async fn use_version(
+    pub(super) async fn use_version(
         &self,
         session: &Session,
         name: &KeyName,

@@ -5,6 +5,7 @@
 mod approvals;
 mod audit_log;
 mod auth;
+mod derivation;
 mod init;
 mod keys;
 mod operators;
@@ -26,6 +27,7 @@ use crate::{Error, Result, Role};
 pub use approvals::{ApprovalOutcome, ApprovalView, PendingApproval};
 pub use audit_log::{AuditPage, VerifyReport};
 pub use auth::{LoginOutcome, Session};
+pub use derivation::CardOperation;
 pub use init::{InitOptions, InitOutput, NewOperator};
 pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;

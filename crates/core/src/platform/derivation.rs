@@ -1,0 +1,130 @@
+//! The derivation service (the HSM or 加密机 functions of a card system):
+//! from a master of the right usage and a card's diversification factors,
+//! compute what the card computes — a MAC of secure messaging, a block
+//! encrypted under the card key (internal-authentication answers,
+//! external-authentication cryptograms, PIN blocks) — without the derived
+//! key ever leaving the platform.
+
+use sscard_gm::mac::{self, MacAlgorithm};
+use sscard_gm::{diversify, BlockKey};
+
+use super::keys::block_algorithm;
+use super::{ops, Platform, Session};
+use crate::audit::AuditEntry;
+use crate::key::{KeyName, KeyUsage, UseKind};
+use crate::store::Write;
+use crate::{Error, Result};
+
+/// What to compute under the derived card key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardOperation {
+    /// ISO/IEC 9797-1 CBC-MAC (padding method 2), optional IV, leftmost `len` bytes.
+    Mac {
+        /// Initial value (one block), e.g. the card's challenge, zero-padded.
+        iv: Option<Vec<u8>>,
+        /// Leftmost bytes to return (secure messaging uses 4).
+        len: Option<usize>,
+    },
+    /// Checks a MAC in constant time.
+    VerifyMac {
+        /// Initial value.
+        iv: Option<Vec<u8>>,
+        /// The MAC to check (its length is the truncation).
+        mac: Vec<u8>,
+    },
+    /// Encrypts whole blocks in ECB mode (no padding): card authentication
+    /// answers and cryptograms are single blocks.
+    EncryptBlocks,
+}
+
+fn is_card_master(usage: KeyUsage) -> bool {
+    matches!(
+        usage,
+        KeyUsage::CardIauthMaster
+            | KeyUsage::CardEauthMaster
+            | KeyUsage::PinUnblockMaster
+            | KeyUsage::PinReloadMaster
+            | KeyUsage::CardMaintMaster
+            | KeyUsage::PsamTransport
+    )
+}
+
+impl Platform {
+    /// Derives the card key of master `name` through `factors` (one level
+    /// each, as `sscard gm derive`) and applies `operation` to `data`.
+    /// Returns the result (empty for a MAC that verified).
+    pub async fn card_compute(
+        &self,
+        session: &Session,
+        name: &str,
+        factors: &[Vec<u8>],
+        operation: &CardOperation,
+        data: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.authorize(session, &ops::KEY_USE).await?;
+        let name = KeyName::parse(name)?;
+        let (mut key, version, material) = self
+            .use_version(session, &name, None, UseKind::Protect, "derive")
+            .await?;
+        let who = session.operator.as_str();
+        let Some(block) = block_algorithm(key.algorithm).filter(|_| is_card_master(key.usage))
+        else {
+            let e = Error::Invalid(format!(
+                "key {name} is not a card master (usage {})",
+                key.usage.as_str()
+            ));
+            let entry = AuditEntry::refused(who, "key.derive", name.as_str(), "not a card master");
+            return Err(self.refuse(entry, e).await);
+        };
+        if factors.is_empty() {
+            return Err(Error::Invalid(
+                "at least one diversification factor is needed".into(),
+            ));
+        }
+        let master = BlockKey::new(block, &material)?;
+        let slices: Vec<&[u8]> = factors.iter().map(Vec::as_slice).collect();
+        let card = diversify::derive_path(&master, &slices)?;
+        let (what, result) = match operation {
+            CardOperation::Mac { iv, len } => (
+                "mac",
+                mac::mac(&card, MacAlgorithm::CbcMac, iv.as_deref(), data, *len)?,
+            ),
+            CardOperation::VerifyMac { iv, mac: expected } => {
+                if let Err(e) =
+                    mac::verify(&card, MacAlgorithm::CbcMac, iv.as_deref(), data, expected)
+                {
+                    let entry = AuditEntry::refused(
+                        who,
+                        "key.derive",
+                        name.as_str(),
+                        "MAC does not verify",
+                    )
+                    .with("version", version.version.to_string());
+                    return Err(self.refuse(entry, Error::Crypto(e)).await);
+                }
+                ("verify-mac", Vec::new())
+            }
+            CardOperation::EncryptBlocks => {
+                let size = block.block_size();
+                if data.is_empty() || !data.len().is_multiple_of(size) {
+                    return Err(Error::Invalid(format!(
+                        "data must be whole {size}-byte blocks"
+                    )));
+                }
+                let mut out = Vec::with_capacity(data.len());
+                for chunk in data.chunks(size) {
+                    out.extend(diversify::encrypt_block(&card, chunk)?);
+                }
+                ("encrypt", out)
+            }
+        };
+        key.uses += 1;
+        let entry = AuditEntry::ok(who, "key.derive", name.as_str())
+            .with("operation", what)
+            .with("levels", factors.len().to_string())
+            .with("version", version.version.to_string())
+            .with("kcv", version.kcv.clone());
+        self.commit(vec![Write::UpdateKey(key)], entry).await?;
+        Ok(result)
+    }
+}
