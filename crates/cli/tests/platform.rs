@@ -1223,3 +1223,184 @@ fn derivation_service_matches_the_gm_tools() {
         2,
     );
 }
+
+/// Wrapped export: refused for a key that is not exportable; otherwise it
+/// waits for a second administrator, and the file opens with the KEK (or
+/// the recipient's SM2 key) to the very key that was imported.
+#[test]
+fn export_needs_exportable_and_approval_and_opens_to_the_key() {
+    use std::io::{BufRead, BufReader};
+    let d = scratch("export");
+    let server = Server::dev(&d, &[]);
+    let (first, second) = (server.login("security"), server.login("security2"));
+    let run = |token: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", server.addr.as_str(), "--token", token]);
+        common::sscard(&all)
+    };
+    let import = |name: &str, usage: &str, a: &str, b: &str, exportable: bool| {
+        let kcv = |k: &str| ok_text(common::sscard(&["gm", "kcv", "--key", k]));
+        let (ca, cb) = (format!("{a}:{}", kcv(a)), format!("{b}:{}", kcv(b)));
+        let mut args = vec![
+            "key",
+            "import",
+            "--name",
+            name,
+            "--alg",
+            "sm4",
+            "--usage",
+            usage,
+            "--region",
+            "330300",
+            "--component",
+            ca.as_str(),
+            "--component",
+            cb.as_str(),
+        ];
+        if exportable {
+            args.push("--exportable");
+        }
+        let out = ok_text(run(&first, &args));
+        let id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("approval: "))
+            .unwrap()
+            .to_string();
+        ok(run(&second, &["approval", "approve", &id]));
+        hex::encode(
+            hex::decode(a)
+                .unwrap()
+                .iter()
+                .zip(hex::decode(b).unwrap())
+                .map(|(x, y)| x ^ y)
+                .collect::<Vec<u8>>(),
+        )
+    };
+    let kek = import(
+        "transport-kek",
+        "kek",
+        "000102030405060708090a0b0c0d0e0f",
+        "f0e0d0c0b0a090807060504030201000",
+        false,
+    );
+    let master = import(
+        "iauth",
+        "card-iauth-master",
+        "1234567890abcdef1234567890abcdef",
+        "0fedcba0987654321fedcba098765432",
+        true,
+    );
+
+    let line = fails(
+        run(
+            &first,
+            &[
+                "key",
+                "export",
+                "transport-kek",
+                "--wrap-with",
+                "transport-kek",
+                "--out",
+                &arg(&d, "x"),
+            ],
+        ),
+        1,
+    );
+    assert!(line.contains("not_exportable"), "{line}");
+
+    // The export waits for the approval of a second administrator.
+    let export = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "key",
+            "export",
+            "iauth",
+            "--out",
+            out,
+            "--addr",
+            server.addr.as_str(),
+            "--token",
+            first.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sscard"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let id = line.trim().strip_prefix("approval: ").unwrap().to_string();
+        assert!(fails(run(&first, &["approval", "approve", &id]), 1).contains("self_approval"));
+        ok(run(&second, &["approval", "approve", &id]));
+        let status = child.wait().unwrap();
+        assert!(status.success());
+        serde_json::from_slice::<Value>(&std::fs::read(out).unwrap()).unwrap()
+    };
+
+    let file = export(
+        &["--wrap-with", "transport-kek"],
+        &arg(&d, "iauth.kek.json"),
+    );
+    assert_eq!(file["wrapping"], "kek");
+    let aad = format!(
+        "{{\"format\":\"sscard-wrapped-key/1\",\"name\":\"iauth\",\"algorithm\":\"sm4\",\"usage\":\"card-iauth-master\",\"level\":\"city\",\"region\":\"330300\",\"version\":1,\"kcv\":\"{}\"}}",
+        file["kcv"].as_str().unwrap()
+    );
+    let sealed = hex::decode(file["ciphertext"].as_str().unwrap()).unwrap();
+    let opened = common::sscard_stdin(
+        &[
+            "gm",
+            "sm4",
+            "decrypt",
+            "--mode",
+            "gcm",
+            "--key",
+            &kek,
+            "--iv",
+            file["iv"].as_str().unwrap(),
+            "--aad",
+            &hex::encode(aad),
+        ],
+        &sealed,
+    );
+    assert_eq!(hex::encode(ok(opened)), master);
+    assert_eq!(
+        file["kcv"].as_str().unwrap(),
+        ok_text(common::sscard(&["gm", "kcv", "--key", &master]))
+    );
+
+    ok(common::sscard(&[
+        "gm",
+        "sm2",
+        "keygen",
+        "--out",
+        &arg(&d, "hsm.key"),
+        "--pub",
+        &arg(&d, "hsm.pub"),
+    ]));
+    let file = export(
+        &["--to-pub", &arg(&d, "hsm.pub")],
+        &arg(&d, "iauth.sm2.json"),
+    );
+    assert_eq!(file["wrapping"], "sm2");
+    std::fs::write(
+        d.join("ct.der"),
+        hex::decode(file["ciphertext"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    ok(common::sscard(&[
+        "gm",
+        "sm2",
+        "decrypt",
+        "--key",
+        &arg(&d, "hsm.key"),
+        "--in",
+        &arg(&d, "ct.der"),
+        "--out",
+        &arg(&d, "pt"),
+    ]));
+    assert_eq!(hex::encode(std::fs::read(d.join("pt")).unwrap()), master);
+}

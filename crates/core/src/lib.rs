@@ -13,6 +13,7 @@ pub mod barrier;
 mod clock;
 mod error;
 pub mod key;
+mod name;
 pub mod operator;
 pub mod password;
 pub mod platform;

@@ -12,23 +12,8 @@ pub struct OperatorName(String);
 impl OperatorName {
     /// Parses a user name.
     pub fn parse(name: &str) -> Result<Self> {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-            })
-            && name
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric());
-        if ok {
-            Ok(Self(name.to_string()))
-        } else {
-            Err(Error::Invalid(
-                "a user name is 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
-                    .into(),
-            ))
-        }
+        crate::name::check(name, "user name")?;
+        Ok(Self(name.to_string()))
     }
 
     /// The name.

@@ -71,6 +71,8 @@ pub struct ApprovalRecord {
     pub expires_ms: i64,
     /// Who approved or denied; empty while pending.
     pub decided_by: String,
+    /// What the approved operation produced for the requester (empty if nothing).
+    pub result: Vec<u8>,
 }
 
 impl core::fmt::Debug for ApprovalRecord {

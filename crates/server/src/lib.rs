@@ -36,7 +36,8 @@ use crate::error::ErrorBody;
         routes::audit::list, routes::audit::export, routes::audit::verify, routes::audit::public_key,
         routes::keys::create, routes::keys::list, routes::keys::show, routes::keys::rotate,
         routes::keys::min_version, routes::keys::state, routes::keys::encrypt, routes::keys::decrypt,
-        routes::keys::import, routes::keys::destroy, routes::keys::card,
+        routes::keys::import, routes::keys::destroy, routes::keys::card, routes::keys::export,
+        routes::approvals::status,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -88,6 +89,8 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/keys/{name}", get(routes::keys::show))
         .route("/v1/keys/{name}/destroy", post(routes::keys::destroy))
         .route("/v1/keys/{name}/card", post(routes::keys::card))
+        .route("/v1/keys/{name}/export", post(routes::keys::export))
+        .route("/v1/approvals/{id}", get(routes::approvals::status))
         .route("/v1/approvals", get(routes::approvals::list))
         .route(
             "/v1/approvals/{id}/approve",

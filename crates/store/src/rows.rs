@@ -41,7 +41,7 @@ pub const SELECT_KEY_VERSIONS: &str = "SELECT name, version, material, kcv, crea
 
 macro_rules! approval_columns {
     () => {
-        "id, action, target, requester, payload, state, created_ms, expires_ms, decided_by"
+        "id, action, target, requester, payload, state, created_ms, expires_ms, decided_by, result"
     };
 }
 
@@ -58,7 +58,7 @@ pub const SELECT_APPROVALS: &str = concat!(
 const INSERT_APPROVAL: &str = concat!(
     "INSERT INTO approvals (",
     approval_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 );
 
 pub const SELECT_OPERATOR: &str = concat!(
@@ -158,6 +158,7 @@ pub fn approval(row: &AnyRow) -> Result<ApprovalRecord> {
         created_ms: row.try_get("created_ms").map_err(storage)?,
         expires_ms: row.try_get("expires_ms").map_err(storage)?,
         decided_by: row.try_get("decided_by").map_err(storage)?,
+        result: row.try_get("result").map_err(storage)?,
     })
 }
 
@@ -347,6 +348,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .bind(a.created_ms)
                 .bind(a.expires_ms)
                 .bind(a.decided_by)
+                .bind(a.result)
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;

@@ -429,29 +429,10 @@ async fn a_rotation_on_one_node_is_seen_by_another(f: Fixture) {
     node_a.unseal(share.as_bytes()).await.unwrap();
     node_b.unseal(share.as_bytes()).await.unwrap();
     let (_, security) = &out.operators[1];
-    let token = node_a
-        .login(&security.user, &security.password)
-        .await
-        .unwrap()
-        .token;
-    let session = node_a.authenticate(&token).await.unwrap();
-    node_a
-        .change_password(&session, &security.password, "passphrase after rotation")
-        .await
-        .unwrap();
-    let token = node_a
-        .login(&security.user, "passphrase after rotation")
-        .await
-        .unwrap()
-        .token;
-    let session = node_a.authenticate(&token).await.unwrap();
+    let session = security_officer(&node_a, &out).await;
     assert_eq!(node_a.rotate_keyring(&session).await.unwrap(), 2);
     node_a
-        .change_password(
-            &session,
-            "passphrase after rotation",
-            "sealed under term two",
-        )
+        .change_password(&session, "officer passphrase 1", "sealed under term two")
         .await
         .unwrap();
     // Node B has term 1 only in memory; it reloads and opens the new hash.

@@ -75,6 +75,27 @@ pub enum KeyCommand {
         #[arg(long, value_name = "HEX")]
         data: String,
     },
+    /// Export an exportable key wrapped under a KEK or to an SM2 public key;
+    /// prints approval: <ID>, waits for the approval, then writes the file.
+    Export {
+        name: String,
+        /// A platform KEK (usage kek).
+        #[arg(
+            long,
+            value_name = "KEK",
+            conflicts_with = "to_pub",
+            required_unless_present = "to_pub"
+        )]
+        wrap_with: Option<String>,
+        /// The recipient's SM2 public key (SPKI PEM).
+        #[arg(long, value_name = "PUB.pem")]
+        to_pub: Option<PathBuf>,
+        #[arg(long, value_name = "F")]
+        out: PathBuf,
+        /// Seconds to wait for the approval.
+        #[arg(long, value_name = "S", default_value_t = 600)]
+        wait: u64,
+    },
     /// Every key, one line each.
     List,
     /// One key: state, versions and the check value of each.
@@ -181,6 +202,43 @@ pub fn print_pending(answer: &Value, json: bool) -> CliResult {
     Ok(())
 }
 
+/// Polls an approval until it is decided; returns what it produced.
+fn wait_for_result(client: &Client, id: &str, seconds: u64) -> CliResult<String> {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let status: Value = client.get(&format!("/v1/approvals/{id}"))?;
+        match status.get("state").and_then(Value::as_str) {
+            Some("approved") => {
+                return status
+                    .get("result")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        CliError::Refused(format!(
+                            "approval {id} produced nothing for this operator"
+                        ))
+                    })
+            }
+            Some("pending") if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Some("pending") => {
+                return Err(CliError::Refused(format!(
+                    "approval {id} is still pending after {seconds} s"
+                )))
+            }
+            other => {
+                return Err(CliError::Refused(format!(
+                    "approval {id} is {}",
+                    other.unwrap_or("unknown")
+                )))
+            }
+        }
+    }
+}
+
 pub fn run(args: KeyArgs) -> CliResult {
     let client = Client::new(&args.connection)?;
     let path = |name: &str, what: &str| format!("/v1/keys/{name}/{what}");
@@ -225,6 +283,19 @@ pub fn run(args: KeyArgs) -> CliResult {
             let body = json!({"operation": "encrypt", "factors": factor, "data": data});
             let answer: Value = client.post(&path(&name, "card"), &body)?;
             println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default());
+            return Ok(());
+        }
+        KeyCommand::Export { name, wrap_with, to_pub, out, wait } => {
+            let to_pub = match to_pub {
+                Some(path) => Some(String::from_utf8_lossy(&crate::io::read_file(&path)?).into_owned()),
+                None => None,
+            };
+            let answer: Value = client.post(&path(&name, "export"), &json!({"wrap_with": wrap_with, "to_pub": to_pub}))?;
+            print_pending(&answer, false)?;
+            let id = answer.get("approval").and_then(Value::as_str).unwrap_or_default().to_string();
+            let file = wait_for_result(&client, &id, wait)?;
+            crate::io::write_file(&out, file.as_bytes(), crate::io::FileMode::Public)?;
+            println!("file: {}", out.display());
             return Ok(());
         }
         KeyCommand::List => {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{KeyAlgorithm, KeyLevel, KeyState, KeyUsage};
-use crate::{Error, Result};
+use crate::Result;
 
 /// A key's name: 1–64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -13,22 +13,8 @@ pub struct KeyName(String);
 impl KeyName {
     /// Parses a key name.
     pub fn parse(name: &str) -> Result<Self> {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-            })
-            && name
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric());
-        if ok {
-            Ok(Self(name.to_string()))
-        } else {
-            Err(Error::Invalid(
-                "a key name is 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit".into(),
-            ))
-        }
+        crate::name::check(name, "key name")?;
+        Ok(Self(name.to_string()))
     }
 
     /// The name.

@@ -19,6 +19,7 @@ pub const APPROVAL_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 const IMPORT: &str = "key.import";
 const DESTROY: &str = "key.destroy";
+const EXPORT: &str = "key.export";
 
 /// A request waiting for approval.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -55,6 +56,19 @@ pub struct ApprovalOutcome {
     pub target: String,
     /// The key afterwards.
     pub key: KeyView,
+}
+
+/// An approval's state, and for its requester what it produced.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApprovalStatus {
+    /// Id.
+    pub id: String,
+    /// Operation.
+    pub action: String,
+    /// `pending`, `approved`, `denied`, or `expired`.
+    pub state: String,
+    /// For the requester of an approved export: the export file.
+    pub result: Option<String>,
 }
 
 /// The sealed parameters of an import.
@@ -161,6 +175,58 @@ impl Platform {
         })
     }
 
+    /// Files a wrapped export of an exportable key for approval. A key that is
+    /// not exportable is refused at once (`not_exportable`).
+    pub async fn request_export(
+        &self,
+        session: &Session,
+        name: &str,
+        target: &super::ExportTarget,
+    ) -> Result<PendingApproval> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let name = KeyName::parse(name)?;
+        if let Err(e) = self.check_exportable(&name).await {
+            let entry = AuditEntry::refused(
+                session.operator.as_str(),
+                EXPORT,
+                name.as_str(),
+                &e.to_string(),
+            );
+            return Err(self.refuse(entry, e).await);
+        }
+        let id = self
+            .file_approval(session, EXPORT, name.as_str(), target, None)
+            .await?;
+        Ok(PendingApproval {
+            approval: id,
+            kcv: None,
+        })
+    }
+
+    /// The state of an approval; its requester also gets what it produced.
+    pub async fn approval_status(&self, session: &Session, id: &str) -> Result<ApprovalStatus> {
+        self.authorize(session, &ops::APPROVAL).await?;
+        let a = self
+            .store
+            .get_approval(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("approval {id}")))?;
+        let state = if a.state == "pending" && a.expires_ms <= now_ms() {
+            "expired".to_string()
+        } else {
+            a.state.clone()
+        };
+        let mine = a.requester == session.operator.as_str();
+        let result =
+            (mine && !a.result.is_empty()).then(|| String::from_utf8_lossy(&a.result).into_owned());
+        Ok(ApprovalStatus {
+            id: a.id,
+            action: a.action,
+            state,
+            result,
+        })
+    }
+
     async fn file_approval<T: Serialize>(
         &self,
         session: &Session,
@@ -183,6 +249,7 @@ impl Platform {
             created_ms: now,
             expires_ms: now + APPROVAL_TTL_MS,
             decided_by: String::new(),
+            result: Vec::new(),
         };
         let mut entry = AuditEntry::ok(session.operator.as_str(), "approval.request", target)
             .with("action", action)
@@ -310,6 +377,19 @@ impl Platform {
                     Write::UpdateKey(key),
                     Write::EraseKeyMaterial(target.clone()),
                 ]
+            }
+            EXPORT => {
+                let export: super::ExportTarget = serde_json::from_slice(&payload)
+                    .map_err(|_| Error::Integrity("approval payload".into()))?;
+                self.check_exportable(&target).await?;
+                approval.result = self.wrap_for_export(session, &target, &export).await?;
+                let mut key = self
+                    .store
+                    .get_key(&target)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("key {target}")))?;
+                key.uses += 1;
+                vec![Write::UpdateKey(key)]
             }
             other => return Err(Error::Integrity(format!("unknown approval action {other}"))),
         };

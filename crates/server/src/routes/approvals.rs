@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use sscard_core::platform::{ApprovalOutcome, ApprovalView, Platform};
+use sscard_core::platform::{ApprovalOutcome, ApprovalStatus, ApprovalView, Platform};
 
 use crate::error::ApiError;
 use crate::extract::Caller;
@@ -41,4 +41,15 @@ pub async fn deny(
 ) -> Result<StatusCode, ApiError> {
     platform.deny(&session, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The state of one approval; for its requester, what it produced.
+#[utoipa::path(get, path = "/v1/approvals/{id}", security(("bearer" = [])), params(("id" = String, Path, description = "approval id")),
+    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn status(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApprovalStatus>, ApiError> {
+    Ok(Json(platform.approval_status(&session, &id).await?))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-use sscard_core::platform::{CardOperation, KeyView, NewKey, Platform};
+use sscard_core::platform::{CardOperation, ExportTarget, KeyView, NewKey, Platform};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
@@ -367,4 +367,43 @@ pub async fn card(
     Ok(Json(CardBody {
         data: hex::encode(out),
     }))
+}
+
+/// `POST /v1/keys/{name}/export`: one of the two.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ExportRequest {
+    /// Wrap under this platform KEK.
+    pub wrap_with: Option<String>,
+    /// Envelope to this SM2 public key (SPKI PEM).
+    pub to_pub: Option<String>,
+}
+
+/// Requests a wrapped export of an exportable key; the export file is
+/// fetched from `GET /v1/approvals/{id}` by the requester once approved.
+#[utoipa::path(post, path = "/v1/keys/{name}/export", request_body = ExportRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 202, body = PendingBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn export(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<ExportRequest>,
+) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
+    let target = match (req.wrap_with, req.to_pub) {
+        (Some(kek), None) => ExportTarget::Kek(kek),
+        (None, Some(pem)) => ExportTarget::Recipient(pem),
+        _ => {
+            return Err(ApiError(Error::Invalid(
+                "give exactly one of wrap_with and to_pub".into(),
+            )))
+        }
+    };
+    let pending = platform.request_export(&session, &name, &target).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PendingBody {
+            approval: pending.approval,
+            kcv: pending.kcv,
+        }),
+    ))
 }

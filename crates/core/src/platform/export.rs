@@ -1,0 +1,138 @@
+//! Wrapped export of a key (dual-controlled): under a KEK of the platform,
+//! SM4-GCM with the key's metadata as AAD, or as an SM2 envelope to a
+//! recipient's public key (an HSM, a PSAM issuance system). The check value
+//! always travels with the key.
+//!
+//! The file is JSON:
+//! `{"format": "sscard-wrapped-key/1", "name", "algorithm", "usage", "level",
+//! "region", "version", "kcv", "wrapping": "kek"|"sm2", "kek", "kek_kcv",
+//! "recipient", "iv", "ciphertext"}`; for `kek`, the AAD is the canonical JSON
+//! of the fields from `format` to `kcv`; for `sm2`, `ciphertext` is GM/T 0009
+//! DER and `recipient` the first 8 bytes of SM3 over the recipient's SPKI.
+
+use serde::Serialize;
+use sscard_gm::sm2::{self, CiphertextFormat, Sm2PublicKey};
+use sscard_gm::sm4::{gcm_encrypt, GCM_IV_LEN};
+use sscard_gm::{random, Sm4Key};
+
+use super::{Platform, Session};
+use crate::key::{KeyAlgorithm, KeyName, KeyUsage, UseKind};
+use crate::{Error, Result};
+
+/// Where an export goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportTarget {
+    /// Wrapped under this platform KEK (usage `kek`, SM4).
+    Kek(String),
+    /// Enveloped to this SM2 public key (SPKI PEM).
+    Recipient(String),
+}
+
+/// The metadata that is bound to the wrapped key (the AAD under a KEK).
+#[derive(Serialize)]
+struct Metadata<'a> {
+    format: &'static str,
+    name: &'a str,
+    algorithm: KeyAlgorithm,
+    usage: KeyUsage,
+    level: &'a str,
+    region: &'a str,
+    version: i64,
+    kcv: &'a str,
+}
+
+#[derive(Serialize)]
+struct Wrapped<'a> {
+    #[serde(flatten)]
+    metadata: Metadata<'a>,
+    wrapping: &'static str,
+    kek: Option<String>,
+    kek_kcv: Option<String>,
+    recipient: Option<String>,
+    iv: Option<String>,
+    ciphertext: String,
+}
+
+impl Platform {
+    /// Checks that `name` may be exported: exportable, and in a state that
+    /// still holds its material.
+    pub(super) async fn check_exportable(&self, name: &KeyName) -> Result<()> {
+        let key = self
+            .store
+            .get_key(name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {name}")))?;
+        if !key.exportable {
+            return Err(Error::NotExportable(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Produces the export file of `name` for `target` (after approval).
+    pub(super) async fn wrap_for_export(
+        &self,
+        session: &Session,
+        name: &KeyName,
+        target: &ExportTarget,
+    ) -> Result<Vec<u8>> {
+        let (key, version, material) = self
+            .use_version(session, name, None, UseKind::Process, "export")
+            .await?;
+        let metadata = Metadata {
+            format: "sscard-wrapped-key/1",
+            name: name.as_str(),
+            algorithm: key.algorithm,
+            usage: key.usage,
+            level: key.level.as_str(),
+            region: &key.region,
+            version: version.version,
+            kcv: &version.kcv,
+        };
+        let wrapped = match target {
+            ExportTarget::Kek(kek_name) => {
+                let kek_name = KeyName::parse(kek_name)?;
+                let (kek, kek_version, kek_material) = self
+                    .use_version(session, &kek_name, None, UseKind::Protect, "wrap")
+                    .await?;
+                if kek.usage != KeyUsage::Kek || kek.algorithm != KeyAlgorithm::Sm4 {
+                    return Err(Error::Invalid(format!(
+                        "{kek_name} is not an SM4 key of usage kek"
+                    )));
+                }
+                let aad =
+                    serde_json::to_vec(&metadata).map_err(|e| Error::Invalid(e.to_string()))?;
+                let iv = random::bytes(GCM_IV_LEN)?;
+                let sealed =
+                    gcm_encrypt(&Sm4Key::from_slice(&kek_material)?, &iv, &aad, &material)?;
+                Wrapped {
+                    metadata,
+                    wrapping: "kek",
+                    kek: Some(kek_name.to_string()),
+                    kek_kcv: Some(kek_version.kcv),
+                    recipient: None,
+                    iv: Some(hex::encode(iv.as_slice())),
+                    ciphertext: hex::encode(sealed),
+                }
+            }
+            ExportTarget::Recipient(pem) => {
+                let public = Sm2PublicKey::from_pem_or_der(pem.as_bytes())?;
+                let fingerprint = sscard_gm::sm3::digest(&public.to_spki_der()?);
+                Wrapped {
+                    metadata,
+                    wrapping: "sm2",
+                    kek: None,
+                    kek_kcv: None,
+                    recipient: Some(hex::encode(fingerprint.get(..8).unwrap_or_default())),
+                    iv: None,
+                    ciphertext: hex::encode(sm2::encrypt(
+                        &public,
+                        &material,
+                        CiphertextFormat::Der,
+                    )?),
+                }
+            }
+        };
+        serde_json::to_vec_pretty(&wrapped).map_err(|e| Error::Invalid(e.to_string()))
+    }
+}
