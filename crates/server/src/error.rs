@@ -14,7 +14,7 @@ pub struct ErrorBody {
     /// Stable, one per kind of refusal: `malformed_json`, `invalid`,
     /// `bad_share` (400); `unauthenticated`, `bad_credentials` (401);
     /// `forbidden_role`, `refused`, `disabled`, `password_change_required`,
-    /// `self_approval`, `not_exportable`, `mac_mismatch` (403); `not_found` (404); `conflict`, `already_initialized`,
+    /// `self_approval`, `not_exportable`, `mac_mismatch`, `signature_invalid` (403); `not_found` (404); `conflict`, `already_initialized`,
     /// `not_initialized`, `key_state`, `key_version_retired`, `approval_closed` (409); `sealed`, `locked` (423); `internal` (500).
     pub code: &'static str,
     /// What was wrong, for a person.

@@ -37,7 +37,8 @@ use crate::error::ErrorBody;
         routes::keys::create, routes::keys::list, routes::keys::show, routes::keys::rotate,
         routes::keys::min_version, routes::keys::state, routes::keys::encrypt, routes::keys::decrypt,
         routes::keys::import, routes::keys::destroy, routes::keys::card, routes::keys::export,
-        routes::approvals::status,
+        routes::approvals::status, routes::keys::rewrap, routes::keys::datakey, routes::keys::hmac,
+        routes::keys::sign, routes::keys::verify,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -90,6 +91,11 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/keys/{name}/destroy", post(routes::keys::destroy))
         .route("/v1/keys/{name}/card", post(routes::keys::card))
         .route("/v1/keys/{name}/export", post(routes::keys::export))
+        .route("/v1/keys/{name}/rewrap", post(routes::keys::rewrap))
+        .route("/v1/keys/{name}/datakey", post(routes::keys::datakey))
+        .route("/v1/keys/{name}/hmac", post(routes::keys::hmac))
+        .route("/v1/keys/{name}/sign", post(routes::keys::sign))
+        .route("/v1/keys/{name}/verify", post(routes::keys::verify))
         .route("/v1/approvals/{id}", get(routes::approvals::status))
         .route("/v1/approvals", get(routes::approvals::list))
         .route(

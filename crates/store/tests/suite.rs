@@ -670,6 +670,107 @@ async fn keys_rotate_retire_and_suspend(f: Fixture) {
         .any(|r| r.action == "key.decrypt" && r.outcome == "refused"));
 }
 
+/// Rewrap, data keys, HMAC and signatures, and usages kept apart.
+async fn transit_operations(f: Fixture) {
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage};
+    use sscard_core::platform::NewKey;
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
+        .await
+        .unwrap();
+    let platform = Platform::new(Arc::clone(&store));
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    let officer = security_officer(&platform, &out).await;
+    let key = |name: &str, algorithm, usage| NewKey {
+        name: name.into(),
+        algorithm,
+        usage,
+        level: KeyLevel::Province,
+        region: Some("330000".into()),
+        exportable: false,
+    };
+    for new in [
+        key("records", KeyAlgorithm::Sm4, KeyUsage::Encrypt),
+        key("fields", KeyAlgorithm::Sm4, KeyUsage::DataMaster),
+        key("qr-mac", KeyAlgorithm::HmacSm3, KeyUsage::EsscIssuing),
+        key("publisher", KeyAlgorithm::Sm2, KeyUsage::PlatformSigning),
+        key("iauth", KeyAlgorithm::Sm4, KeyUsage::CardIauthMaster),
+    ] {
+        platform.create_key(&officer, &new).await.unwrap();
+    }
+    let c1 = platform.encrypt(&officer, "records", b"row").await.unwrap();
+    platform.rotate_key(&officer, "records").await.unwrap();
+    let c2 = platform.rewrap(&officer, "records", &c1).await.unwrap();
+    assert!(c2.starts_with("sscard:v2:"), "{c2}");
+    assert_eq!(
+        platform
+            .decrypt(&officer, "records", &c2)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"row"
+    );
+
+    let data_key = platform.data_key(&officer, "fields").await.unwrap();
+    let unwrapped = platform
+        .decrypt(&officer, "fields", &data_key.ciphertext)
+        .await
+        .unwrap();
+    assert_eq!(
+        hex::encode(unwrapped.as_slice()),
+        data_key.plaintext.as_str()
+    );
+
+    let tag = platform
+        .hmac(&officer, "qr-mac", b"qr payload")
+        .await
+        .unwrap();
+    assert_eq!(
+        tag,
+        platform
+            .hmac(&officer, "qr-mac", b"qr payload")
+            .await
+            .unwrap()
+    );
+    assert_ne!(
+        tag,
+        platform
+            .hmac(&officer, "qr-mac", b"qr payloaD")
+            .await
+            .unwrap()
+    );
+
+    let signature = hex::decode(
+        platform
+            .sign(&officer, "publisher", b"blacklist v7")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    platform
+        .verify(&officer, "publisher", b"blacklist v7", &signature)
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform
+            .verify(&officer, "publisher", b"blacklist v8", &signature)
+            .await,
+        Err(Error::Crypto(sscard_gm::Error::SignatureInvalid))
+    ));
+    // A card master is not a data key, an SM2 key does not HMAC.
+    assert!(matches!(
+        platform.encrypt(&officer, "iauth", b"x").await,
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        platform.hmac(&officer, "publisher", b"x").await,
+        Err(Error::Invalid(_))
+    ));
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -703,4 +804,5 @@ suite!(
     a_rotation_on_one_node_is_seen_by_another,
     checkpoints_are_signed_and_verify,
     keys_rotate_retire_and_suspend,
+    transit_operations,
 );

@@ -96,6 +96,34 @@ pub enum KeyCommand {
         #[arg(long, value_name = "S", default_value_t = 600)]
         wait: u64,
     },
+    /// Re-encrypt a ciphertext under the newest version.
+    Rewrap {
+        name: String,
+        #[arg(long = "in", value_name = "F")]
+        input: Option<PathBuf>,
+        #[arg(long = "out", value_name = "F")]
+        output: Option<PathBuf>,
+    },
+    /// A new data key under a data-master key: prints plaintext and ciphertext.
+    Datakey { name: String },
+    /// HMAC-SM3 of FILE (or stdin) under an hmac-sm3 key, hex.
+    Hmac { name: String, file: Option<PathBuf> },
+    /// Sign a file with an SM2 key of the platform; the signature is DER.
+    Sign {
+        name: String,
+        #[arg(long = "in", value_name = "F")]
+        input: PathBuf,
+        #[arg(long, value_name = "SIG")]
+        out: PathBuf,
+    },
+    /// Verify a signature of `key sign`: exit 0 valid, 1 invalid.
+    Verify {
+        name: String,
+        #[arg(long = "in", value_name = "F")]
+        input: PathBuf,
+        #[arg(long, value_name = "SIG")]
+        sig: PathBuf,
+    },
     /// Every key, one line each.
     List,
     /// One key: state, versions and the check value of each.
@@ -296,6 +324,39 @@ pub fn run(args: KeyArgs) -> CliResult {
             let file = wait_for_result(&client, &id, wait)?;
             crate::io::write_file(&out, file.as_bytes(), crate::io::FileMode::Public)?;
             println!("file: {}", out.display());
+            return Ok(());
+        }
+        KeyCommand::Rewrap { name, input, output } => {
+            let text = String::from_utf8(read_input(input.as_deref())?)
+                .map_err(|_| CliError::input("the ciphertext is not text (sscard:v<N>:<hex>)"))?;
+            let answer: Value = client.post(&path(&name, "rewrap"), &json!({"ciphertext": text.trim()}))?;
+            let data = answer.get("data").and_then(Value::as_str).unwrap_or_default();
+            return write_output(output.as_deref(), format!("{data}\n").as_bytes());
+        }
+        KeyCommand::Datakey { name } => {
+            let answer: Value = client.post(&path(&name, "datakey"), &json!({}))?;
+            print(&answer, args.json);
+            return Ok(());
+        }
+        KeyCommand::Hmac { name, file } => {
+            let data = read_input(file.as_deref())?;
+            let answer: Value = client.post(&path(&name, "hmac"), &json!({"data": hex::encode(data)}))?;
+            println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default());
+            return Ok(());
+        }
+        KeyCommand::Sign { name, input, out } => {
+            let data = crate::io::read_file(&input)?;
+            let answer: Value = client.post(&path(&name, "sign"), &json!({"data": hex::encode(data)}))?;
+            let der = hex::decode(answer.get("data").and_then(Value::as_str).unwrap_or_default())
+                .map_err(|e| CliError::Unreachable(format!("answer: {e}")))?;
+            return write_output(Some(&out), &der);
+        }
+        KeyCommand::Verify { name, input, sig } => {
+            let data = crate::io::read_file(&input)?;
+            let signature = crate::io::read_file(&sig)?;
+            let body = json!({"data": hex::encode(data), "signature": hex::encode(signature)});
+            let _: Value = client.post(&path(&name, "verify"), &body)?;
+            println!("signature: valid");
             return Ok(());
         }
         KeyCommand::List => {

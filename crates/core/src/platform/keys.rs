@@ -118,6 +118,20 @@ fn check_value(algorithm: KeyAlgorithm, material: &[u8]) -> Result<String> {
     Ok(hex::encode(bytes))
 }
 
+/// Only `encrypt` keys and data masters encrypt and decrypt data: a card
+/// master or a KEK is never used as a data key.
+fn check_encryption_usage(key: &KeyRecord) -> Result<()> {
+    if matches!(key.usage, KeyUsage::Encrypt | KeyUsage::DataMaster) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "key {} has usage {}, not encrypt or data-master",
+            key.name,
+            key.usage.as_str()
+        )))
+    }
+}
+
 fn is_region(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
@@ -433,12 +447,7 @@ impl Platform {
         let (mut key, version, material) = self
             .use_version(session, &name, None, UseKind::Protect, "encrypt")
             .await?;
-        if key.usage != KeyUsage::Encrypt {
-            return Err(Error::Invalid(format!(
-                "key {name} has usage {}, not encrypt",
-                key.usage.as_str()
-            )));
-        }
+        check_encryption_usage(&key)?;
         let iv = random::bytes(GCM_IV_LEN)?;
         let sealed = gcm_encrypt(
             &Sm4Key::from_slice(&material)?,
@@ -479,6 +488,7 @@ impl Platform {
         let (mut key, chosen, material) = self
             .use_version(session, &name, Some(version), UseKind::Process, "decrypt")
             .await?;
+        check_encryption_usage(&key)?;
         let (iv, sealed) = body.split_at(GCM_IV_LEN);
         let plain = match gcm_decrypt(
             &Sm4Key::from_slice(&material)?,

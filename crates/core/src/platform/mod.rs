@@ -10,6 +10,7 @@ mod export;
 mod init;
 mod keys;
 mod operators;
+mod transit;
 mod unseal;
 
 use std::sync::{Arc, RwLock};
@@ -33,6 +34,7 @@ pub use export::ExportTarget;
 pub use init::{InitOptions, InitOutput, NewOperator};
 pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;
+pub use transit::DataKey;
 pub use unseal::{Health, UnsealProgress};
 
 /// Names of the platform's stored values.

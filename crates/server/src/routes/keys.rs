@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-use sscard_core::platform::{CardOperation, ExportTarget, KeyView, NewKey, Platform};
+use sscard_core::platform::{CardOperation, DataKey, ExportTarget, KeyView, NewKey, Platform};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
@@ -406,4 +406,95 @@ pub async fn export(
             kcv: pending.kcv,
         }),
     ))
+}
+
+/// `POST /v1/keys/{name}/rewrap`, `/hmac`, `/sign`, `/verify`: the input.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TransitRequest {
+    /// For rewrap: `sscard:v<N>:…`.
+    pub ciphertext: Option<String>,
+    /// For hmac, sign, verify: the data, hex.
+    pub data: Option<String>,
+    /// For verify: the DER signature, hex.
+    pub signature: Option<String>,
+}
+
+fn field<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError(Error::Invalid(format!("{what} is missing"))))
+}
+
+/// Re-encrypts a ciphertext under the newest version.
+#[utoipa::path(post, path = "/v1/keys/{name}/rewrap", request_body = TransitRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")), responses((status = 200, body = DataBody)))]
+pub async fn rewrap(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<TransitRequest>,
+) -> Result<Json<DataBody>, ApiError> {
+    let data = platform
+        .rewrap(&session, &name, field(&req.ciphertext, "ciphertext")?)
+        .await?;
+    Ok(Json(DataBody {
+        data: Zeroizing::new(data),
+    }))
+}
+
+/// A new data key, in clear and wrapped under a data master.
+#[utoipa::path(post, path = "/v1/keys/{name}/datakey", security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")), responses((status = 200, body = Object)))]
+pub async fn datakey(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<DataKey>, ApiError> {
+    Ok(Json(platform.data_key(&session, &name).await?))
+}
+
+/// HMAC-SM3 under an HMAC key.
+#[utoipa::path(post, path = "/v1/keys/{name}/hmac", request_body = TransitRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")), responses((status = 200, body = CardBody)))]
+pub async fn hmac(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<TransitRequest>,
+) -> Result<Json<CardBody>, ApiError> {
+    let data = hex_field("data", field(&req.data, "data")?)?;
+    Ok(Json(CardBody {
+        data: platform.hmac(&session, &name, &data).await?,
+    }))
+}
+
+/// SM2 signature (DER, hex) with user ID 1234567812345678.
+#[utoipa::path(post, path = "/v1/keys/{name}/sign", request_body = TransitRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")), responses((status = 200, body = CardBody)))]
+pub async fn sign(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<TransitRequest>,
+) -> Result<Json<CardBody>, ApiError> {
+    let data = hex_field("data", field(&req.data, "data")?)?;
+    Ok(Json(CardBody {
+        data: platform.sign(&session, &name, &data).await?,
+    }))
+}
+
+/// Verifies an SM2 signature; 403 `signature_invalid` if it does not verify.
+#[utoipa::path(post, path = "/v1/keys/{name}/verify", request_body = TransitRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn verify(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<TransitRequest>,
+) -> Result<StatusCode, ApiError> {
+    let data = hex_field("data", field(&req.data, "data")?)?;
+    let signature = hex_field("signature", field(&req.signature, "signature")?)?;
+    platform.verify(&session, &name, &data, &signature).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

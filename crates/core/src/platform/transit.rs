@@ -1,0 +1,113 @@
+//! Operations for applications beyond encrypt/decrypt (as Vault's transit):
+//! rewrap to the newest version, data keys for envelope encryption,
+//! HMAC-SM3, and SM2 signatures. Each use is audited with version and KCV.
+
+use serde::Serialize;
+use sscard_gm::sm2::{self, Signature, SignatureFormat, Sm2PrivateKey};
+use sscard_gm::{random, sm3};
+use zeroize::Zeroizing;
+
+use super::{ops, Platform, Session};
+use crate::audit::AuditEntry;
+use crate::key::{KeyAlgorithm, KeyName, KeyRecord, KeyVersionRecord, UseKind};
+use crate::store::Write;
+use crate::{Error, Result};
+
+/// A fresh data key: in clear for the caller's use now, and wrapped for
+/// storage beside the data it protects.
+#[derive(Serialize)]
+pub struct DataKey {
+    /// The data key (16 bytes), hex. Use and forget.
+    pub plaintext: Zeroizing<String>,
+    /// The same key under the data master: `sscard:v<N>:…`.
+    pub ciphertext: String,
+}
+
+impl Platform {
+    /// Counts a use and audits it with the version and KCV.
+    async fn record_use(
+        &self,
+        session: &Session,
+        mut key: KeyRecord,
+        version: &KeyVersionRecord,
+        action: &str,
+    ) -> Result<()> {
+        key.uses += 1;
+        let entry = AuditEntry::ok(session.operator.as_str(), action, key.name.as_str())
+            .with("version", version.version.to_string())
+            .with("kcv", version.kcv.clone());
+        self.commit(vec![Write::UpdateKey(key)], entry)
+            .await
+            .map(|_| ())
+    }
+
+    /// Decrypts a ciphertext and encrypts it again under the newest version,
+    /// without the plaintext leaving the platform.
+    pub async fn rewrap(&self, session: &Session, name: &str, ciphertext: &str) -> Result<String> {
+        let plain = self.decrypt(session, name, ciphertext).await?;
+        self.encrypt(session, name, &plain).await
+    }
+
+    /// A new 16-byte data key, in clear and wrapped under a `data-master` key.
+    pub async fn data_key(&self, session: &Session, name: &str) -> Result<DataKey> {
+        let key = random::bytes(16)?;
+        let ciphertext = self.encrypt(session, name, &key).await?;
+        Ok(DataKey {
+            plaintext: Zeroizing::new(hex::encode(key.as_slice())),
+            ciphertext,
+        })
+    }
+
+    /// HMAC-SM3 of `data` under an HMAC key, hex.
+    pub async fn hmac(&self, session: &Session, name: &str, data: &[u8]) -> Result<String> {
+        self.authorize(session, &ops::KEY_USE).await?;
+        let name = KeyName::parse(name)?;
+        let (key, version, material) = self
+            .use_version(session, &name, None, UseKind::Protect, "hmac")
+            .await?;
+        if key.algorithm != KeyAlgorithm::HmacSm3 {
+            return Err(Error::Invalid(format!("key {name} is not an hmac-sm3 key")));
+        }
+        let tag = hex::encode(sm3::hmac(&material, data));
+        self.record_use(session, key, &version, "key.hmac").await?;
+        Ok(tag)
+    }
+
+    /// Signs `data` with an SM2 key (user ID 1234567812345678), DER, hex.
+    pub async fn sign(&self, session: &Session, name: &str, data: &[u8]) -> Result<String> {
+        self.authorize(session, &ops::KEY_USE).await?;
+        let name = KeyName::parse(name)?;
+        let (key, version, material) = self
+            .use_version(session, &name, None, UseKind::Protect, "sign")
+            .await?;
+        if key.algorithm != KeyAlgorithm::Sm2 {
+            return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
+        }
+        let private = Sm2PrivateKey::from_pkcs8_der(&material)?;
+        let signature = sm2::sign(&private, sm2::DEFAULT_USER_ID, data)?;
+        self.record_use(session, key, &version, "key.sign").await?;
+        Ok(hex::encode(signature.encode(SignatureFormat::Der)))
+    }
+
+    /// Verifies a signature of [`Self::sign`] against the newest version.
+    pub async fn verify(
+        &self,
+        session: &Session,
+        name: &str,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        self.authorize(session, &ops::KEY_USE).await?;
+        let name = KeyName::parse(name)?;
+        let (key, version, material) = self
+            .use_version(session, &name, None, UseKind::Process, "verify")
+            .await?;
+        if key.algorithm != KeyAlgorithm::Sm2 {
+            return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
+        }
+        let public = Sm2PrivateKey::from_pkcs8_der(&material)?.public_key();
+        let signature = Signature::parse(signature, SignatureFormat::Der)?;
+        sm2::verify(&public, sm2::DEFAULT_USER_ID, data, &signature)?;
+        self.record_use(session, key, &version, "key.verify").await
+    }
+}
