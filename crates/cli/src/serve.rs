@@ -82,6 +82,10 @@ pub async fn run(args: ServeArgs) -> CliResult {
         Arc::clone(&platform),
         Duration::from_secs(args.checkpoint_seconds.max(1)),
     ));
+    tokio::spawn(sscard_server::rotation_timer(
+        Arc::clone(&platform),
+        Duration::from_secs(60),
+    ));
     let served = match tls {
         Some((cert, key)) => {
             sscard_server::serve_tls(listener, platform, &cert, &key, shutdown_signal()).await

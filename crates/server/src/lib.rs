@@ -160,6 +160,22 @@ pub async fn checkpoint_timer(platform: Arc<Platform>, every: Duration) {
     }
 }
 
+/// Rotates keys whose scheduled period has passed, every `every`; runs
+/// until the process ends.
+pub async fn rotation_timer(platform: Arc<Platform>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match platform.rotate_due_keys().await {
+            Ok(rotated) if !rotated.is_empty() => {
+                tracing::info!(keys = ?rotated, "scheduled key rotation")
+            }
+            Ok(_) | Err(sscard_core::Error::Sealed) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
+        }
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,

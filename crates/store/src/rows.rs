@@ -25,7 +25,7 @@ macro_rules! audit_columns {
 
 macro_rules! key_columns {
     () => {
-        "name, algorithm, usage, level, region, exportable, state, min_version, uses, created_ms"
+        "name, algorithm, usage, level, region, exportable, state, min_version, uses, created_ms, rotate_every_ms"
     };
 }
 
@@ -34,7 +34,7 @@ pub const SELECT_KEYS: &str = concat!("SELECT ", key_columns!(), " FROM keys ORD
 const INSERT_KEY: &str = concat!(
     "INSERT INTO keys (",
     key_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
 pub const SELECT_KEY_VERSIONS: &str = "SELECT name, version, material, kcv, created_ms \
      FROM key_versions WHERE name = $1 ORDER BY version";
@@ -134,6 +134,7 @@ pub fn key(row: &AnyRow) -> Result<KeyRecord> {
         min_version: row.try_get("min_version").map_err(storage)?,
         uses: row.try_get("uses").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
+        rotate_every_ms: row.try_get("rotate_every_ms").map_err(storage)?,
     })
 }
 
@@ -292,6 +293,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .bind(key.min_version)
                 .bind(key.uses)
                 .bind(key.created_ms)
+                .bind(key.rotate_every_ms)
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;

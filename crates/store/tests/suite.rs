@@ -548,6 +548,7 @@ async fn keys_rotate_retire_and_suspend(f: Fixture) {
         level: KeyLevel::City,
         region: Some("330300".into()),
         exportable: false,
+        rotate_every_ms: 0,
     };
     let created = platform.create_key(&officer, &new).await.unwrap();
     assert_eq!(created.versions.len(), 1);
@@ -691,6 +692,7 @@ async fn transit_operations(f: Fixture) {
         level: KeyLevel::Province,
         region: Some("330000".into()),
         exportable: false,
+        rotate_every_ms: 0,
     };
     for new in [
         key("records", KeyAlgorithm::Sm4, KeyUsage::Encrypt),
@@ -771,6 +773,69 @@ async fn transit_operations(f: Fixture) {
     ));
 }
 
+/// A key with a rotation period gets a new version once its newest is that
+/// old, and not before.
+async fn scheduled_rotation(f: Fixture) {
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage};
+    use sscard_core::platform::NewKey;
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
+        .await
+        .unwrap();
+    let platform = Platform::new(Arc::clone(&store));
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    let officer = security_officer(&platform, &out).await;
+    let new = |name: &str, rotate_every_ms| NewKey {
+        name: name.into(),
+        algorithm: KeyAlgorithm::Sm4,
+        usage: KeyUsage::Encrypt,
+        level: KeyLevel::City,
+        region: Some("330300".into()),
+        exportable: false,
+        rotate_every_ms,
+    };
+    platform
+        .create_key(&officer, &new("hourly", 3_600_000))
+        .await
+        .unwrap();
+    platform
+        .create_key(&officer, &new("fast", 2_000))
+        .await
+        .unwrap();
+    platform
+        .create_key(&officer, &new("manual", 0))
+        .await
+        .unwrap();
+    assert!(platform.rotate_due_keys().await.unwrap().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(platform.rotate_due_keys().await.unwrap(), ["fast"]);
+    assert!(platform.rotate_due_keys().await.unwrap().is_empty());
+    assert_eq!(
+        platform
+            .show_key(&officer, "fast")
+            .await
+            .unwrap()
+            .versions
+            .len(),
+        2
+    );
+    let head = store.audit_head().await.unwrap().unwrap();
+    assert!(
+        store
+            .audit_range(1, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.action == "key.rotate"
+                && r.actor == "system"
+                && r.details["scheduled"] == "true"),
+        "{head:?}"
+    );
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -805,4 +870,5 @@ suite!(
     checkpoints_are_signed_and_verify,
     keys_rotate_retire_and_suspend,
     transit_operations,
+    scheduled_rotation,
 );

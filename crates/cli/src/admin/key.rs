@@ -31,6 +31,9 @@ pub enum KeyCommand {
         /// May leave the platform wrapped; cannot be set later.
         #[arg(long)]
         exportable: bool,
+        /// Rotate automatically every N days.
+        #[arg(long, value_name = "N")]
+        rotate_every_days: Option<u32>,
     },
     /// Import a key by 2 or 3 custodians' components, each with its check
     /// value; completes once another security administrator approves.
@@ -271,9 +274,10 @@ pub fn run(args: KeyArgs) -> CliResult {
     let client = Client::new(&args.connection)?;
     let path = |name: &str, what: &str| format!("/v1/keys/{name}/{what}");
     let key: Value = match args.command {
-        KeyCommand::Create { name, alg, usage, level, region, exportable } => client.post(
+        KeyCommand::Create { name, alg, usage, level, region, exportable, rotate_every_days } => client.post(
             "/v1/keys",
-            &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region, "exportable": exportable}),
+            &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region,
+                "exportable": exportable, "rotate_every_days": rotate_every_days}),
         )?,
         KeyCommand::Import { name, alg, usage, level, region, exportable, components } => {
             let mut parts = Vec::new();

@@ -50,6 +50,8 @@ pub struct KeyRecord {
     pub min_version: i64,
     /// Uses so far (protect and process).
     pub uses: i64,
+    /// Rotate once the newest version is this old (ms); 0 for never.
+    pub rotate_every_ms: i64,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,
 }

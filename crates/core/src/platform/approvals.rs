@@ -80,6 +80,7 @@ struct ImportPayload {
     level: KeyLevel,
     region: Option<String>,
     exportable: bool,
+    rotate_every_ms: i64,
     material: Zeroizing<String>,
 }
 
@@ -131,6 +132,7 @@ impl Platform {
             level: new.level,
             region: new.region.clone(),
             exportable: new.exportable,
+            rotate_every_ms: new.rotate_every_ms,
             material: Zeroizing::new(hex::encode(combined.expose_secret())),
         };
         let id = self
@@ -351,6 +353,7 @@ impl Platform {
                     level: p.level,
                     region: p.region,
                     exportable: p.exportable,
+                    rotate_every_ms: p.rotate_every_ms,
                 };
                 if self.store.get_key(&target).await?.is_some() {
                     return Err(Error::Conflict(format!("key {target}")));

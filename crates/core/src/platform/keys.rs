@@ -33,6 +33,8 @@ pub struct NewKey {
     pub region: Option<String>,
     /// May leave the platform wrapped (one-way: set only here).
     pub exportable: bool,
+    /// Rotate automatically once the newest version is this old (ms); 0 for never.
+    pub rotate_every_ms: i64,
 }
 
 /// A key as shown: metadata and the check value of each version.
@@ -56,6 +58,8 @@ pub struct KeyView {
     pub min_version: i64,
     /// Uses so far.
     pub uses: i64,
+    /// Scheduled rotation period (ms), 0 for none.
+    pub rotate_every_ms: i64,
     /// Every version, oldest first.
     pub versions: Vec<KeyVersionView>,
 }
@@ -224,6 +228,7 @@ impl Platform {
             min_version: 1,
             uses: 0,
             created_ms: now,
+            rotate_every_ms: new.rotate_every_ms.max(0),
         };
         let version = KeyVersionRecord {
             name: name.clone(),
@@ -254,6 +259,7 @@ impl Platform {
             state: key.state,
             min_version: key.min_version,
             uses: key.uses,
+            rotate_every_ms: key.rotate_every_ms,
             versions: versions
                 .into_iter()
                 .map(|v| KeyVersionView {
@@ -285,9 +291,16 @@ impl Platform {
     /// until the minimum version passes them.
     pub async fn rotate_key(&self, session: &Session, name: &str) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
-        let who = session.operator.as_str();
         let name = KeyName::parse(name)?;
-        let key = self.key(&name).await?;
+        self.rotate_as(session.operator.as_str(), &name, false)
+            .await?;
+        self.view(&name).await
+    }
+
+    /// Adds a version of `name` on behalf of `who` (an operator, or `system`
+    /// for a scheduled rotation).
+    async fn rotate_as(&self, who: &str, name: &KeyName, scheduled: bool) -> Result<i64> {
+        let key = self.key(name).await?;
         if !key.state.permits(UseKind::Protect) {
             let e = Error::KeyState {
                 name: name.to_string(),
@@ -299,7 +312,7 @@ impl Platform {
         }
         let latest = self
             .store
-            .key_versions(&name)
+            .key_versions(name)
             .await?
             .last()
             .map_or(0, |v| v.version);
@@ -311,16 +324,41 @@ impl Platform {
             material: self
                 .unsealed()?
                 .keyring
-                .seal(&KeyVersionRecord::aad(&name, version), &material)?,
+                .seal(&KeyVersionRecord::aad(name, version), &material)?,
             kcv: check.clone(),
             created_ms: now_ms(),
         };
         let entry = AuditEntry::ok(who, "key.rotate", name.as_str())
             .with("version", version.to_string())
-            .with("kcv", check);
+            .with("kcv", check)
+            .with("scheduled", scheduled.to_string());
         self.commit(vec![Write::InsertKeyVersion(record)], entry)
             .await?;
-        self.view(&name).await
+        Ok(version)
+    }
+
+    /// Rotates every active key whose newest version is older than its
+    /// period. Servers call this on a timer; returns the keys rotated.
+    pub async fn rotate_due_keys(&self) -> Result<Vec<String>> {
+        self.unsealed()?;
+        let now = now_ms();
+        let mut rotated = Vec::new();
+        for key in self.store.list_keys().await? {
+            if key.rotate_every_ms <= 0 || key.state != KeyState::Active {
+                continue;
+            }
+            let newest = self
+                .store
+                .key_versions(&key.name)
+                .await?
+                .last()
+                .map_or(0, |v| v.created_ms);
+            if now - newest >= key.rotate_every_ms {
+                self.rotate_as("system", &key.name, true).await?;
+                rotated.push(key.name.to_string());
+            }
+        }
+        Ok(rotated)
     }
 
     /// Retires every version below `min`: they neither protect nor process.

@@ -30,6 +30,8 @@ pub struct CreateRequest {
     /// May leave the platform wrapped (one-way).
     #[serde(default)]
     pub exportable: bool,
+    /// Rotate automatically every this many days.
+    pub rotate_every_days: Option<u32>,
 }
 
 fn parse<T>(what: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
@@ -45,18 +47,7 @@ pub async fn create(
     Caller(session): Caller,
     Body(req): Body<CreateRequest>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
-    let new = NewKey {
-        name: req.name,
-        algorithm: parse("algorithm", &req.algorithm, KeyAlgorithm::parse)?,
-        usage: parse("usage", &req.usage, KeyUsage::parse)?,
-        level: parse(
-            "level",
-            req.level.as_deref().unwrap_or("city"),
-            KeyLevel::parse,
-        )?,
-        region: req.region,
-        exportable: req.exportable,
-    };
+    let new = new_key(req)?;
     Ok((
         StatusCode::CREATED,
         Json(platform.create_key(&session, &new).await?),
@@ -104,6 +95,7 @@ fn new_key(req: CreateRequest) -> Result<NewKey, ApiError> {
         )?,
         region: req.region,
         exportable: req.exportable,
+        rotate_every_ms: i64::from(req.rotate_every_days.unwrap_or(0)) * 24 * 60 * 60 * 1000,
     })
 }
 
