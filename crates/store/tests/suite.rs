@@ -836,6 +836,177 @@ async fn scheduled_rotation(f: Fixture) {
     );
 }
 
+/// Dual control on this backend: import by components, export and destroy
+/// wait for a second security administrator; the requester cannot approve.
+async fn dual_control_import_export_destroy(f: Fixture) {
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
+    use sscard_core::platform::{ExportTarget, InitOutput, NewKey, NewOperator};
+    use zeroize::Zeroizing;
+    let store = f.dyn_store();
+    let mut options = InitOptions::standard(1, 1).unwrap();
+    options.operators.push(NewOperator {
+        label: "security2".into(),
+        name: OperatorName::parse("secadmin2").unwrap(),
+        role: Role::Security,
+        one_time: true,
+    });
+    let out: InitOutput = Platform::initialize(store.as_ref(), &options)
+        .await
+        .unwrap();
+    let platform = Platform::new(Arc::clone(&store));
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    let first = security_officer(&platform, &out).await;
+    let (_, second_credentials) = &out.operators[3];
+    let token = platform
+        .login(&second_credentials.user, &second_credentials.password)
+        .await
+        .unwrap()
+        .token;
+    let session = platform.authenticate(&token).await.unwrap();
+    platform
+        .change_password(
+            &session,
+            &second_credentials.password,
+            "second officer phrase",
+        )
+        .await
+        .unwrap();
+    let token = platform
+        .login(&second_credentials.user, "second officer phrase")
+        .await
+        .unwrap()
+        .token;
+    let second = platform.authenticate(&token).await.unwrap();
+
+    let new = |name: &str, usage, exportable| NewKey {
+        name: name.into(),
+        algorithm: KeyAlgorithm::Sm4,
+        usage,
+        level: KeyLevel::City,
+        region: Some("330300".into()),
+        exportable,
+        rotate_every_ms: 0,
+    };
+    let component = |byte: u8| {
+        let key = Zeroizing::new(vec![byte; 16]);
+        let block = sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, &key).unwrap();
+        let check = sscard_gm::kcv::kcv(&block, 4).unwrap();
+        (key, check)
+    };
+    let parts = [component(0x11), component(0x22), component(0x44)];
+    let mut wrong = [component(0x11), component(0x22)];
+    wrong[1].1 = wrong[0].1.clone();
+    assert!(matches!(
+        platform
+            .import_key(
+                &first,
+                &new("master", KeyUsage::CardIauthMaster, true),
+                &wrong
+            )
+            .await,
+        Err(Error::KcvMismatch { index: 2 })
+    ));
+    let pending = platform
+        .import_key(
+            &first,
+            &new("master", KeyUsage::CardIauthMaster, true),
+            &parts,
+        )
+        .await
+        .unwrap();
+    let expected = sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, &[0x77; 16]).unwrap();
+    assert_eq!(
+        pending.kcv.as_deref(),
+        Some(hex::encode(sscard_gm::kcv::kcv(&expected, 4).unwrap()).as_str())
+    );
+    assert!(matches!(
+        platform.approve(&first, &pending.approval).await,
+        Err(Error::SelfApproval)
+    ));
+    let done = platform.approve(&second, &pending.approval).await.unwrap();
+    assert_eq!(done.key.versions[0].kcv, pending.kcv.clone().unwrap());
+    assert!(matches!(
+        platform.approve(&second, &pending.approval).await,
+        Err(Error::ApprovalClosed { .. })
+    ));
+
+    // Export waits for approval and only its requester gets the file.
+    platform
+        .create_key(&first, &new("kek", KeyUsage::Kek, false))
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform
+            .request_export(&first, "kek", &ExportTarget::Kek("kek".into()))
+            .await,
+        Err(Error::NotExportable(_))
+    ));
+    let pending = platform
+        .request_export(&first, "master", &ExportTarget::Kek("kek".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        platform
+            .approval_status(&first, &pending.approval)
+            .await
+            .unwrap()
+            .state,
+        "pending"
+    );
+    platform.approve(&second, &pending.approval).await.unwrap();
+    let status = platform
+        .approval_status(&first, &pending.approval)
+        .await
+        .unwrap();
+    assert_eq!(status.state, "approved");
+    let file: serde_json::Value = serde_json::from_str(&status.result.unwrap()).unwrap();
+    assert_eq!(file["kcv"], done.key.versions[0].kcv.as_str());
+    assert!(platform
+        .approval_status(&second, &pending.approval)
+        .await
+        .unwrap()
+        .result
+        .is_none());
+
+    // Destroy: out of use first, then approved; afterwards the key does nothing.
+    assert!(matches!(
+        platform.request_destroy(&first, "master").await,
+        Err(Error::KeyState { .. })
+    ));
+    platform
+        .transition_key(&first, "master", Transition::Deactivate)
+        .await
+        .unwrap();
+    let pending = platform.request_destroy(&first, "master").await.unwrap();
+    platform.deny(&second, &pending.approval).await.unwrap();
+    assert!(
+        platform.approve(&second, &pending.approval).await.is_err(),
+        "a denied request stays denied"
+    );
+    let pending = platform.request_destroy(&first, "master").await.unwrap();
+    platform.approve(&second, &pending.approval).await.unwrap();
+    assert_eq!(
+        platform
+            .show_key(&first, "master")
+            .await
+            .unwrap()
+            .state
+            .as_str(),
+        "destroyed"
+    );
+    let versions = store
+        .key_versions(&sscard_core::key::KeyName::parse("master").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        versions.iter().all(|v| v.material.is_empty()),
+        "the material is erased"
+    );
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -871,4 +1042,5 @@ suite!(
     keys_rotate_retire_and_suspend,
     transit_operations,
     scheduled_rotation,
+    dual_control_import_export_destroy,
 );
