@@ -501,6 +501,21 @@ async fn checkpoints_are_signed_and_verify(f: Fixture) {
     assert!(broken.reason.contains("signature"), "{broken}");
 }
 
+/// A platform initialized with `options` on this backend, unsealed.
+async fn unsealed(
+    f: &Fixture,
+    options: &InitOptions,
+) -> (Arc<dyn Store>, sscard_core::platform::InitOutput, Platform) {
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), options).await.unwrap();
+    let platform = Platform::new(Arc::clone(&store));
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    (store, out, platform)
+}
+
 /// Logs in the security administrator of a fresh platform (changing the
 /// one-time password) and returns the session.
 async fn security_officer(
@@ -531,15 +546,7 @@ async fn security_officer(
 async fn keys_rotate_retire_and_suspend(f: Fixture) {
     use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
     use sscard_core::platform::NewKey;
-    let store = f.dyn_store();
-    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
-        .await
-        .unwrap();
-    let platform = Platform::new(Arc::clone(&store));
-    platform
-        .unseal(out.shares[0].to_json().unwrap().as_bytes())
-        .await
-        .unwrap();
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
     let officer = security_officer(&platform, &out).await;
     let new = NewKey {
         name: "records".into(),
@@ -675,15 +682,7 @@ async fn keys_rotate_retire_and_suspend(f: Fixture) {
 async fn transit_operations(f: Fixture) {
     use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage};
     use sscard_core::platform::NewKey;
-    let store = f.dyn_store();
-    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
-        .await
-        .unwrap();
-    let platform = Platform::new(Arc::clone(&store));
-    platform
-        .unseal(out.shares[0].to_json().unwrap().as_bytes())
-        .await
-        .unwrap();
+    let (_, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
     let officer = security_officer(&platform, &out).await;
     let key = |name: &str, algorithm, usage| NewKey {
         name: name.into(),
@@ -778,15 +777,7 @@ async fn transit_operations(f: Fixture) {
 async fn scheduled_rotation(f: Fixture) {
     use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage};
     use sscard_core::platform::NewKey;
-    let store = f.dyn_store();
-    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
-        .await
-        .unwrap();
-    let platform = Platform::new(Arc::clone(&store));
-    platform
-        .unseal(out.shares[0].to_json().unwrap().as_bytes())
-        .await
-        .unwrap();
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
     let officer = security_officer(&platform, &out).await;
     let new = |name: &str, rotate_every_ms| NewKey {
         name: name.into(),
@@ -840,9 +831,8 @@ async fn scheduled_rotation(f: Fixture) {
 /// wait for a second security administrator; the requester cannot approve.
 async fn dual_control_import_export_destroy(f: Fixture) {
     use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-    use sscard_core::platform::{ExportTarget, InitOutput, NewKey, NewOperator};
+    use sscard_core::platform::{ExportTarget, NewKey, NewOperator};
     use zeroize::Zeroizing;
-    let store = f.dyn_store();
     let mut options = InitOptions::standard(1, 1).unwrap();
     options.operators.push(NewOperator {
         label: "security2".into(),
@@ -850,14 +840,7 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         role: Role::Security,
         one_time: true,
     });
-    let out: InitOutput = Platform::initialize(store.as_ref(), &options)
-        .await
-        .unwrap();
-    let platform = Platform::new(Arc::clone(&store));
-    platform
-        .unseal(out.shares[0].to_json().unwrap().as_bytes())
-        .await
-        .unwrap();
+    let (store, out, platform) = unsealed(&f, &options).await;
     let first = security_officer(&platform, &out).await;
     let (_, second_credentials) = &out.operators[3];
     let token = platform
