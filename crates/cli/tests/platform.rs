@@ -824,6 +824,35 @@ fn key_commands_create_rotate_retire_and_suspend() {
     );
     let c1 = ok_text(key(&["encrypt", "records"], b"holder data"));
     assert!(c1.starts_with("sscard:v1:"), "{c1}");
+    // Batch forms: in order, and all or nothing for malformed input.
+    let items = json!({"items": ["01", "0202", "030303"]});
+    let (status, sealed) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/records/encrypt-batch",
+        Some(&token),
+        Some(items),
+    );
+    assert_eq!(status, 200, "{sealed}");
+    let (status, opened) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/records/decrypt-batch",
+        Some(&token),
+        Some(sealed.clone()),
+    );
+    assert_eq!(
+        (status, opened["items"].clone()),
+        (200, json!(["01", "0202", "030303"]))
+    );
+    let (status, body) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/records/encrypt-batch",
+        Some(&token),
+        Some(json!({"items": []})),
+    );
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid")));
     let shown = ok_text(key(&["rotate", "records"], b""));
     assert!(shown.contains("version: 2 kcv="), "{shown}");
     assert_eq!(

@@ -38,7 +38,7 @@ use crate::error::ErrorBody;
         routes::keys::min_version, routes::keys::state, routes::keys::encrypt, routes::keys::decrypt,
         routes::keys::import, routes::keys::destroy, routes::keys::card, routes::keys::export,
         routes::approvals::status, routes::keys::rewrap, routes::keys::datakey, routes::keys::hmac,
-        routes::keys::sign, routes::keys::verify,
+        routes::keys::sign, routes::keys::verify, routes::keys::encrypt_batch, routes::keys::decrypt_batch,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -92,6 +92,14 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/keys/{name}/card", post(routes::keys::card))
         .route("/v1/keys/{name}/export", post(routes::keys::export))
         .route("/v1/keys/{name}/rewrap", post(routes::keys::rewrap))
+        .route(
+            "/v1/keys/{name}/encrypt-batch",
+            post(routes::keys::encrypt_batch),
+        )
+        .route(
+            "/v1/keys/{name}/decrypt-batch",
+            post(routes::keys::decrypt_batch),
+        )
         .route("/v1/keys/{name}/datakey", post(routes::keys::datakey))
         .route("/v1/keys/{name}/hmac", post(routes::keys::hmac))
         .route("/v1/keys/{name}/sign", post(routes::keys::sign))

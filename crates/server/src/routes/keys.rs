@@ -490,3 +490,72 @@ pub async fn verify(
     platform.verify(&session, &name, &data, &signature).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /v1/keys/{name}/encrypt-batch` and `/decrypt-batch`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BatchRequest {
+    /// Plaintexts (hex) to encrypt, or ciphertexts to decrypt.
+    #[schema(value_type = Vec<String>)]
+    pub items: Vec<Zeroizing<String>>,
+}
+
+/// The results, in the order of the request.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchBody {
+    /// Ciphertexts, or plaintexts in hex.
+    #[schema(value_type = Vec<String>)]
+    pub items: Vec<Zeroizing<String>>,
+}
+
+/// Largest batch accepted in one request.
+const MAX_BATCH: usize = 1000;
+
+fn check_batch(items: &[Zeroizing<String>]) -> Result<(), ApiError> {
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError(Error::Invalid(format!(
+            "a batch holds 1 to {MAX_BATCH} items"
+        ))));
+    }
+    Ok(())
+}
+
+/// Encrypts each item with the newest version; stops at the first failure.
+#[utoipa::path(post, path = "/v1/keys/{name}/encrypt-batch", request_body = BatchRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")), responses((status = 200, body = BatchBody)))]
+pub async fn encrypt_batch(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<BatchRequest>,
+) -> Result<Json<BatchBody>, ApiError> {
+    check_batch(&req.items)?;
+    let mut items = Vec::with_capacity(req.items.len());
+    for (i, item) in req.items.iter().enumerate() {
+        let plain = Zeroizing::new(
+            hex::decode(item.as_str())
+                .map_err(|_| ApiError(Error::Invalid(format!("item {}: not hex", i + 1))))?,
+        );
+        items.push(Zeroizing::new(
+            platform.encrypt(&session, &name, &plain).await?,
+        ));
+    }
+    Ok(Json(BatchBody { items }))
+}
+
+/// Decrypts each item with the version it names; stops at the first failure.
+#[utoipa::path(post, path = "/v1/keys/{name}/decrypt-batch", request_body = BatchRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")), responses((status = 200, body = BatchBody)))]
+pub async fn decrypt_batch(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<BatchRequest>,
+) -> Result<Json<BatchBody>, ApiError> {
+    check_batch(&req.items)?;
+    let mut items = Vec::with_capacity(req.items.len());
+    for item in &req.items {
+        let plain = platform.decrypt(&session, &name, item).await?;
+        items.push(Zeroizing::new(hex::encode(plain.as_slice())));
+    }
+    Ok(Json(BatchBody { items }))
+}
