@@ -55,6 +55,33 @@ pub enum UseKind {
     Process,
 }
 
+impl Transition {
+    /// Every transition.
+    pub const ALL: [Transition; 5] = [
+        Self::Activate,
+        Self::Suspend,
+        Self::Deactivate,
+        Self::Compromise,
+        Self::Destroy,
+    ];
+
+    /// Parses a name of [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// The name used in commands and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activate => "activate",
+            Self::Suspend => "suspend",
+            Self::Deactivate => "deactivate",
+            Self::Compromise => "compromise",
+            Self::Destroy => "destroy",
+        }
+    }
+}
+
 impl KeyState {
     /// Every state.
     pub const ALL: [KeyState; 6] = [
@@ -113,7 +140,22 @@ mod tests {
     use KeyState::*;
     use Transition::*;
 
-    const TRANSITIONS: [Transition; 5] = [Activate, Suspend, Deactivate, Compromise, Destroy];
+    const TRANSITIONS: [Transition; 5] = Transition::ALL;
+
+    #[test]
+    fn names_round_trip() {
+        for t in Transition::ALL {
+            assert_eq!(Transition::parse(t.as_str()), Some(t));
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
+        }
+        for state in KeyState::ALL {
+            assert_eq!(KeyState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(Transition::parse("revive"), None);
+    }
 
     /// Every (state, transition) pair, with the one expected outcome.
     #[test]

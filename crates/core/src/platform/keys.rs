@@ -406,24 +406,23 @@ impl Platform {
         let who = session.operator.as_str();
         let name = KeyName::parse(name)?;
         let mut key = self.key(&name).await?;
-        let action = format!(
-            "key.{}",
-            serde_json::to_value(transition)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        );
+        let action = format!("key.{}", transition.as_str());
         let next = match (transition, key.state.apply(transition)) {
-            (Transition::Destroy, _) => None,
-            (_, next) => next,
-        };
-        let Some(next) = next else {
-            let e = Error::Refused(format!(
+            (Transition::Destroy, _) => Err(format!(
+                "destroying key {name} needs a second administrator: use sscard key destroy"
+            )),
+            (_, Some(next)) => Ok(next),
+            (_, None) => Err(format!(
                 "key {name} is {}: {action} is not allowed from there",
                 key.state.as_str()
-            ));
-            let entry = AuditEntry::refused(who, &action, name.as_str(), key.state.as_str());
-            return Err(self.refuse(entry, e).await);
+            )),
+        };
+        let next = match next {
+            Ok(next) => next,
+            Err(reason) => {
+                let entry = AuditEntry::refused(who, &action, name.as_str(), key.state.as_str());
+                return Err(self.refuse(entry, Error::Refused(reason)).await);
+            }
         };
         let entry = AuditEntry::ok(who, &action, name.as_str())
             .with("from", key.state.as_str())

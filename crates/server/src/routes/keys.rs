@@ -222,10 +222,7 @@ pub async fn state(
     Path(name): Path<String>,
     Body(req): Body<StateRequest>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let transition: Transition = serde_json::from_value(serde_json::Value::String(
-        req.transition.clone(),
-    ))
-    .map_err(|_| {
+    let transition = Transition::parse(&req.transition).ok_or_else(|| {
         ApiError(Error::Invalid(format!(
             "unknown transition {:?}",
             req.transition
