@@ -522,19 +522,30 @@ async fn security_officer(
     platform: &Platform,
     out: &sscard_core::platform::InitOutput,
 ) -> sscard_core::platform::Session {
-    let (_, security) = &out.operators[1];
+    operator_session(platform, out, 1, "officer passphrase 1").await
+}
+
+/// Logs in operator `index` of `out`, replaces its one-time password with
+/// `new_password`, and returns a session with the new one.
+async fn operator_session(
+    platform: &Platform,
+    out: &sscard_core::platform::InitOutput,
+    index: usize,
+    new_password: &str,
+) -> sscard_core::platform::Session {
+    let (_, credentials) = &out.operators[index];
     let token = platform
-        .login(&security.user, &security.password)
+        .login(&credentials.user, &credentials.password)
         .await
         .unwrap()
         .token;
     let session = platform.authenticate(&token).await.unwrap();
     platform
-        .change_password(&session, &security.password, "officer passphrase 1")
+        .change_password(&session, &credentials.password, new_password)
         .await
         .unwrap();
     let token = platform
-        .login(&security.user, "officer passphrase 1")
+        .login(&credentials.user, new_password)
         .await
         .unwrap()
         .token;
@@ -842,27 +853,7 @@ async fn dual_control_import_export_destroy(f: Fixture) {
     });
     let (store, out, platform) = unsealed(&f, &options).await;
     let first = security_officer(&platform, &out).await;
-    let (_, second_credentials) = &out.operators[3];
-    let token = platform
-        .login(&second_credentials.user, &second_credentials.password)
-        .await
-        .unwrap()
-        .token;
-    let session = platform.authenticate(&token).await.unwrap();
-    platform
-        .change_password(
-            &session,
-            &second_credentials.password,
-            "second officer phrase",
-        )
-        .await
-        .unwrap();
-    let token = platform
-        .login(&second_credentials.user, "second officer phrase")
-        .await
-        .unwrap()
-        .token;
-    let second = platform.authenticate(&token).await.unwrap();
+    let second = operator_session(&platform, &out, 3, "second officer phrase").await;
 
     let new = |name: &str, usage, exportable| NewKey {
         name: name.into(),
