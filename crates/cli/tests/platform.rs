@@ -1401,6 +1401,82 @@ fn export_needs_exportable_and_approval_and_opens_to_the_key() {
         ok_text(common::sscard(&["gm", "kcv", "--key", &master]))
     );
 
+    // A second platform that received the same KEK by components imports
+    // the file, under dual control; a file whose metadata was changed is refused.
+    let d2 = d.join("second");
+    let other = Server::dev(&d2, &[]);
+    let (o1, o2) = (other.login("security"), other.login("security2"));
+    let on_other = |token: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", other.addr.as_str(), "--token", token]);
+        common::sscard(&all)
+    };
+    let (ka, kb) = (
+        "000102030405060708090a0b0c0d0e0f",
+        "f0e0d0c0b0a090807060504030201000",
+    );
+    let kcv = |k: &str| ok_text(common::sscard(&["gm", "kcv", "--key", k]));
+    let (ca, cb) = (format!("{ka}:{}", kcv(ka)), format!("{kb}:{}", kcv(kb)));
+    let out = ok_text(on_other(
+        &o1,
+        &[
+            "key",
+            "import",
+            "--name",
+            "transport-kek",
+            "--alg",
+            "sm4",
+            "--usage",
+            "kek",
+            "--region",
+            "330300",
+            "--component",
+            &ca,
+            "--component",
+            &cb,
+        ],
+    ));
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("approval: "))
+        .unwrap()
+        .to_string();
+    ok(on_other(&o2, &["approval", "approve", &id]));
+    let mut altered = file.clone();
+    altered["region"] = json!("330400");
+    std::fs::write(d.join("altered.json"), altered.to_string()).unwrap();
+    fails(
+        on_other(
+            &o1,
+            &["key", "import-wrapped", "--file", &arg(&d, "altered.json")],
+        ),
+        2,
+    );
+    let out = ok_text(on_other(
+        &o1,
+        &[
+            "key",
+            "import-wrapped",
+            "--file",
+            &arg(&d, "iauth.kek.json"),
+        ],
+    ));
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("approval: "))
+        .unwrap()
+        .to_string();
+    ok(on_other(&o2, &["approval", "approve", &id]));
+    let shown = ok_text(on_other(&o1, &["key", "show", "iauth"]));
+    assert!(
+        shown.contains(&format!("version: 1 kcv={}", file["kcv"].as_str().unwrap())),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("usage: card-iauth-master") && shown.contains("exportable: false"),
+        "{shown}"
+    );
+
     ok(common::sscard(&[
         "gm",
         "sm2",

@@ -39,6 +39,7 @@ use crate::error::ErrorBody;
         routes::keys::import, routes::keys::destroy, routes::keys::card, routes::keys::export,
         routes::approvals::status, routes::keys::rewrap, routes::keys::datakey, routes::keys::hmac,
         routes::keys::sign, routes::keys::verify, routes::keys::encrypt_batch, routes::keys::decrypt_batch,
+        routes::keys::import_wrapped,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -87,6 +88,10 @@ pub fn router(platform: Arc<Platform>) -> Router {
             get(routes::keys::list).post(routes::keys::create),
         )
         .route("/v1/keys/import", post(routes::keys::import))
+        .route(
+            "/v1/keys/import-wrapped",
+            post(routes::keys::import_wrapped),
+        )
         .route("/v1/keys/{name}", get(routes::keys::show))
         .route("/v1/keys/{name}/destroy", post(routes::keys::destroy))
         .route("/v1/keys/{name}/card", post(routes::keys::card))

@@ -127,6 +127,12 @@ pub enum KeyCommand {
         #[arg(long, value_name = "SIG")]
         sig: PathBuf,
     },
+    /// Import a key from an export file wrapped under a KEK this platform
+    /// holds too; completes once another security administrator approves.
+    ImportWrapped {
+        #[arg(long, value_name = "F")]
+        file: PathBuf,
+    },
     /// Every key, one line each.
     List,
     /// One key: state, versions and the check value of each.
@@ -290,6 +296,12 @@ pub fn run(args: KeyArgs) -> CliResult {
             let body = json!({"name": name, "algorithm": alg, "usage": usage, "level": level,
                 "region": region, "exportable": exportable, "components": parts});
             let answer: Value = client.post("/v1/keys/import", &body)?;
+            return print_pending(&answer, args.json);
+        }
+        KeyCommand::ImportWrapped { file } => {
+            let text = String::from_utf8(crate::io::read_file(&file)?)
+                .map_err(|_| CliError::input(format!("{}: not an export file (JSON)", file.display())))?;
+            let answer: Value = client.post("/v1/keys/import-wrapped", &json!({"file": text}))?;
             return print_pending(&answer, args.json);
         }
         KeyCommand::Destroy { name } => {

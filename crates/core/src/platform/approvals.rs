@@ -144,6 +144,42 @@ impl Platform {
         })
     }
 
+    /// Files the import of a key from an export file wrapped under a KEK this
+    /// platform holds; like an import by components it needs an approval.
+    pub async fn import_wrapped(&self, session: &Session, file: &[u8]) -> Result<PendingApproval> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let (new, material, check) = match self.unwrap_export(session, file).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                let entry = AuditEntry::refused(
+                    session.operator.as_str(),
+                    IMPORT,
+                    "wrapped",
+                    &e.to_string(),
+                );
+                return Err(self.refuse(entry, e).await);
+            }
+        };
+        let name = self.check_new_key(session, &new, IMPORT).await?;
+        let payload = ImportPayload {
+            name: name.to_string(),
+            algorithm: new.algorithm,
+            usage: new.usage,
+            level: new.level,
+            region: new.region.clone(),
+            exportable: new.exportable,
+            rotate_every_ms: new.rotate_every_ms,
+            material: Zeroizing::new(hex::encode(material.as_slice())),
+        };
+        let id = self
+            .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
+            .await?;
+        Ok(PendingApproval {
+            approval: id,
+            kcv: Some(check),
+        })
+    }
+
     /// Files the destruction of a key for approval. Only a key that is not in
     /// use (pre-active, deactivated or compromised) can be destroyed.
     pub async fn request_destroy(&self, session: &Session, name: &str) -> Result<PendingApproval> {

@@ -10,13 +10,14 @@
 //! of the fields from `format` to `kcv`; for `sm2`, `ciphertext` is GM/T 0009
 //! DER and `recipient` the first 8 bytes of SM3 over the recipient's SPKI.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sscard_gm::sm2::{self, CiphertextFormat, Sm2PublicKey};
-use sscard_gm::sm4::{gcm_encrypt, GCM_IV_LEN};
+use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt, GCM_IV_LEN};
 use sscard_gm::{random, Sm4Key};
+use zeroize::Zeroizing;
 
-use super::{Platform, Session};
-use crate::key::{KeyAlgorithm, KeyName, KeyUsage, UseKind};
+use super::{NewKey, Platform, Session};
+use crate::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage, UseKind};
 use crate::{Error, Result};
 
 /// Where an export goes.
@@ -40,6 +41,23 @@ struct Metadata<'a> {
     region: &'a str,
     version: i64,
     kcv: &'a str,
+}
+
+/// An export file as read back (KEK wrapping).
+#[derive(Deserialize)]
+struct WrappedFile {
+    format: String,
+    name: String,
+    algorithm: KeyAlgorithm,
+    usage: KeyUsage,
+    level: String,
+    region: String,
+    version: i64,
+    kcv: String,
+    wrapping: String,
+    kek: Option<String>,
+    iv: Option<String>,
+    ciphertext: String,
 }
 
 #[derive(Serialize)]
@@ -134,5 +152,66 @@ impl Platform {
             }
         };
         serde_json::to_vec_pretty(&wrapped).map_err(|e| Error::Invalid(e.to_string()))
+    }
+}
+
+impl Platform {
+    /// Opens an export file wrapped under a KEK this platform also holds
+    /// (transported there by components, say): checks the AAD-bound metadata
+    /// and the KCV, and returns the key to create and its material. The
+    /// caller files it for approval like an import by components.
+    pub(super) async fn unwrap_export(
+        &self,
+        session: &Session,
+        file: &[u8],
+    ) -> Result<(NewKey, Zeroizing<Vec<u8>>, String)> {
+        let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
+        let f: WrappedFile = serde_json::from_slice(file).map_err(|e| bad(&e.to_string()))?;
+        if f.format != "sscard-wrapped-key/1" || f.wrapping != "kek" {
+            return Err(bad(
+                "only sscard-wrapped-key/1 files wrapped under a KEK are imported",
+            ));
+        }
+        let kek_name = KeyName::parse(f.kek.as_deref().ok_or_else(|| bad("no kek"))?)?;
+        let (kek, _, kek_material) = self
+            .use_version(session, &kek_name, None, UseKind::Process, "unwrap")
+            .await?;
+        if kek.usage != KeyUsage::Kek || kek.algorithm != KeyAlgorithm::Sm4 {
+            return Err(Error::Invalid(format!(
+                "{kek_name} is not an SM4 key of usage kek"
+            )));
+        }
+        let level = KeyLevel::parse(&f.level).ok_or_else(|| bad("level"))?;
+        let metadata = Metadata {
+            format: "sscard-wrapped-key/1",
+            name: &f.name,
+            algorithm: f.algorithm,
+            usage: f.usage,
+            level: level.as_str(),
+            region: &f.region,
+            version: f.version,
+            kcv: &f.kcv,
+        };
+        let aad = serde_json::to_vec(&metadata).map_err(|e| Error::Invalid(e.to_string()))?;
+        let iv = hex::decode(f.iv.as_deref().unwrap_or_default()).map_err(|_| bad("iv"))?;
+        let sealed = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
+        let material = Zeroizing::new(
+            gcm_decrypt(&Sm4Key::from_slice(&kek_material)?, &iv, &aad, &sealed)
+                .map_err(|_| bad("it does not open under this KEK, or its metadata was changed"))?,
+        );
+        let new = NewKey {
+            name: f.name.clone(),
+            algorithm: f.algorithm,
+            usage: f.usage,
+            level,
+            region: (!f.region.is_empty()).then(|| f.region.clone()),
+            exportable: false,
+            rotate_every_ms: 0,
+        };
+        let check = super::keys::check_value(f.algorithm, &material)?;
+        if !sscard_gm::ct_eq(check.as_bytes(), f.kcv.as_bytes()) {
+            return Err(Error::KcvMismatch { index: 1 });
+        }
+        Ok((new, material, check))
     }
 }

@@ -97,7 +97,7 @@ pub(super) fn block_algorithm(algorithm: KeyAlgorithm) -> Option<BlockAlgorithm>
 /// The check value of a version: the KCV of a block key; for HMAC keys the
 /// leftmost 4 bytes of HMAC-SM3 over a zero block; for SM2 keys the leftmost
 /// 4 bytes of SM3 over the public key (SPKI DER).
-fn check_value(algorithm: KeyAlgorithm, material: &[u8]) -> Result<String> {
+pub(super) fn check_value(algorithm: KeyAlgorithm, material: &[u8]) -> Result<String> {
     let bytes = match algorithm {
         KeyAlgorithm::Sm4 | KeyAlgorithm::Tdes => {
             let block =

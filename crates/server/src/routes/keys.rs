@@ -556,3 +556,31 @@ pub async fn decrypt_batch(
     }
     Ok(Json(BatchBody { items }))
 }
+
+/// `POST /v1/keys/import-wrapped`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ImportWrappedRequest {
+    /// The export file (`sscard-wrapped-key/1`, wrapped under a KEK this platform holds).
+    pub file: String,
+}
+
+/// Imports a key from an export file of another platform that shares the
+/// KEK; completes once another security administrator approves.
+#[utoipa::path(post, path = "/v1/keys/import-wrapped", request_body = ImportWrappedRequest, security(("bearer" = [])),
+    responses((status = 202, body = PendingBody), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn import_wrapped(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<ImportWrappedRequest>,
+) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
+    let pending = platform
+        .import_wrapped(&session, req.file.as_bytes())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PendingBody {
+            approval: pending.approval,
+            kcv: pending.kcv,
+        }),
+    ))
+}
