@@ -125,23 +125,8 @@ impl Platform {
         let slices: Vec<&[u8]> = parts.iter().map(|(c, _)| c.as_slice()).collect();
         let combined = components::combine(block, &slices)?;
         let check = hex::encode(kcv::kcv(&combined, kcv::default_len(block))?);
-        let payload = ImportPayload {
-            name: name.to_string(),
-            algorithm: new.algorithm,
-            usage: new.usage,
-            level: new.level,
-            region: new.region.clone(),
-            exportable: new.exportable,
-            rotate_every_ms: new.rotate_every_ms,
-            material: Zeroizing::new(hex::encode(combined.expose_secret())),
-        };
-        let id = self
-            .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
-            .await?;
-        Ok(PendingApproval {
-            approval: id,
-            kcv: Some(check),
-        })
+        self.file_import(session, &name, new, combined.expose_secret(), check)
+            .await
     }
 
     /// Files the import of a key from an export file wrapped under a KEK this
@@ -161,6 +146,20 @@ impl Platform {
             }
         };
         let name = self.check_new_key(session, &new, IMPORT).await?;
+        self.file_import(session, &name, &new, &material, check)
+            .await
+    }
+
+    /// Files the import of `material` as key `name` for approval; only this
+    /// sealed payload waits, never the parts it was made from.
+    async fn file_import(
+        &self,
+        session: &Session,
+        name: &KeyName,
+        new: &NewKey,
+        material: &[u8],
+        check: String,
+    ) -> Result<PendingApproval> {
         let payload = ImportPayload {
             name: name.to_string(),
             algorithm: new.algorithm,
@@ -169,7 +168,7 @@ impl Platform {
             region: new.region.clone(),
             exportable: new.exportable,
             rotate_every_ms: new.rotate_every_ms,
-            material: Zeroizing::new(hex::encode(material.as_slice())),
+            material: Zeroizing::new(hex::encode(material)),
         };
         let id = self
             .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
