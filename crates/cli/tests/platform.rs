@@ -855,6 +855,27 @@ fn key_commands_create_rotate_retire_and_suspend() {
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid")));
     let shown = ok_text(key(&["rotate", "records"], b""));
     assert!(shown.contains("version: 2 kcv="), "{shown}");
+    // Rewrap in a batch: every item moves to version 2 and opens as before.
+    let (status, rewrapped) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/records/rewrap-batch",
+        Some(&token),
+        Some(sealed.clone()),
+    );
+    assert_eq!(status, 200, "{rewrapped}");
+    let moved = rewrapped["items"].as_array().unwrap();
+    assert!(moved
+        .iter()
+        .all(|c| c.as_str().unwrap().starts_with("sscard:v2:")));
+    let (_, opened) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/records/decrypt-batch",
+        Some(&token),
+        Some(rewrapped.clone()),
+    );
+    assert_eq!(opened["items"], json!(["01", "0202", "030303"]));
     assert_eq!(
         ok(key(&["decrypt", "records"], c1.as_bytes())),
         b"holder data"
@@ -884,10 +905,68 @@ fn key_commands_create_rotate_retire_and_suspend() {
     );
     assert!(line.contains("cannot serve"), "{line}");
     let list = ok_text(key(&["list"], b""));
-    assert_eq!(
-        list,
-        "key: records alg=sm4 usage=encrypt state=suspended version=2"
+    assert!(
+        list.starts_with("key: records alg=sm4 usage=encrypt state=suspended version=2"),
+        "{list}"
     );
+    // HMAC and sign in batches give what the single calls give.
+    for (name, alg, op) in [("tags", "hmac-sm3", "hmac"), ("issuer", "sm2", "sign")] {
+        ok_text(key(
+            &[
+                "create",
+                "--name",
+                name,
+                "--alg",
+                alg,
+                "--usage",
+                "essc-issuing",
+                "--region",
+                "330300",
+            ],
+            b"",
+        ));
+        let path = format!("/v1/keys/{name}/{op}-batch");
+        let items = json!({"items": ["61", "6262"]});
+        let (status, batch) = call(&server.addr, "POST", &path, Some(&token), Some(items));
+        assert_eq!(status, 200, "{batch}");
+        for (item, result) in ["61", "6262"]
+            .iter()
+            .zip(batch["items"].as_array().unwrap())
+        {
+            let result = result.as_str().unwrap();
+            if op == "hmac" {
+                let (_, single) = call(
+                    &server.addr,
+                    "POST",
+                    "/v1/keys/tags/hmac",
+                    Some(&token),
+                    Some(json!({"data": item})),
+                );
+                assert_eq!(single["data"].as_str(), Some(result));
+            } else {
+                let (status, body) = call(
+                    &server.addr,
+                    "POST",
+                    "/v1/keys/issuer/verify",
+                    Some(&token),
+                    Some(json!({"data": item, "signature": result})),
+                );
+                assert_eq!(status, 204, "{body}");
+            }
+        }
+        let (status, body) = call(
+            &server.addr,
+            "POST",
+            &path,
+            Some(&token),
+            Some(json!({"items": ["61", "zz"]})),
+        );
+        assert_eq!((status, body["code"].as_str()), (400, Some("invalid")));
+        assert!(
+            body["message"].as_str().unwrap().contains("item 2"),
+            "{body}"
+        );
+    }
     // The audit administrator may not touch keys.
     let audit = server.login("audit");
     fails(

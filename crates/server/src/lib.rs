@@ -35,10 +35,11 @@ use crate::error::ErrorBody;
         routes::operators::list, routes::operators::add, routes::operators::disable, routes::operators::grant,
         routes::audit::list, routes::audit::export, routes::audit::verify, routes::audit::public_key,
         routes::keys::create, routes::keys::list, routes::keys::show, routes::keys::rotate,
-        routes::keys::min_version, routes::keys::state, routes::keys::encrypt, routes::keys::decrypt,
-        routes::keys::import, routes::keys::destroy, routes::keys::card, routes::keys::export,
-        routes::approvals::status, routes::keys::rewrap, routes::keys::datakey, routes::keys::hmac,
-        routes::keys::sign, routes::keys::verify, routes::keys::encrypt_batch, routes::keys::decrypt_batch,
+        routes::keys::min_version, routes::keys::state, routes::transit::encrypt, routes::transit::decrypt,
+        routes::keys::import, routes::keys::destroy, routes::derivation::card, routes::keys::export,
+        routes::approvals::status, routes::transit::rewrap, routes::transit::datakey, routes::transit::hmac,
+        routes::transit::sign, routes::transit::verify, routes::batch::encrypt_batch, routes::batch::decrypt_batch,
+        routes::batch::rewrap_batch, routes::batch::hmac_batch, routes::batch::sign_batch,
         routes::keys::import_wrapped,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
@@ -94,21 +95,33 @@ pub fn router(platform: Arc<Platform>) -> Router {
         )
         .route("/v1/keys/{name}", get(routes::keys::show))
         .route("/v1/keys/{name}/destroy", post(routes::keys::destroy))
-        .route("/v1/keys/{name}/card", post(routes::keys::card))
+        .route("/v1/keys/{name}/card", post(routes::derivation::card))
         .route("/v1/keys/{name}/export", post(routes::keys::export))
-        .route("/v1/keys/{name}/rewrap", post(routes::keys::rewrap))
+        .route("/v1/keys/{name}/rewrap", post(routes::transit::rewrap))
         .route(
             "/v1/keys/{name}/encrypt-batch",
-            post(routes::keys::encrypt_batch),
+            post(routes::batch::encrypt_batch),
         )
         .route(
             "/v1/keys/{name}/decrypt-batch",
-            post(routes::keys::decrypt_batch),
+            post(routes::batch::decrypt_batch),
         )
-        .route("/v1/keys/{name}/datakey", post(routes::keys::datakey))
-        .route("/v1/keys/{name}/hmac", post(routes::keys::hmac))
-        .route("/v1/keys/{name}/sign", post(routes::keys::sign))
-        .route("/v1/keys/{name}/verify", post(routes::keys::verify))
+        .route(
+            "/v1/keys/{name}/rewrap-batch",
+            post(routes::batch::rewrap_batch),
+        )
+        .route(
+            "/v1/keys/{name}/hmac-batch",
+            post(routes::batch::hmac_batch),
+        )
+        .route(
+            "/v1/keys/{name}/sign-batch",
+            post(routes::batch::sign_batch),
+        )
+        .route("/v1/keys/{name}/datakey", post(routes::transit::datakey))
+        .route("/v1/keys/{name}/hmac", post(routes::transit::hmac))
+        .route("/v1/keys/{name}/sign", post(routes::transit::sign))
+        .route("/v1/keys/{name}/verify", post(routes::transit::verify))
         .route("/v1/approvals/{id}", get(routes::approvals::status))
         .route("/v1/approvals", get(routes::approvals::list))
         .route(
@@ -122,8 +135,8 @@ pub fn router(platform: Arc<Platform>) -> Router {
             post(routes::keys::min_version),
         )
         .route("/v1/keys/{name}/state", post(routes::keys::state))
-        .route("/v1/keys/{name}/encrypt", post(routes::keys::encrypt))
-        .route("/v1/keys/{name}/decrypt", post(routes::keys::decrypt))
+        .route("/v1/keys/{name}/encrypt", post(routes::transit::encrypt))
+        .route("/v1/keys/{name}/decrypt", post(routes::transit::decrypt))
         .route("/v1/audit", get(routes::audit::list))
         .route("/v1/audit/export", get(routes::audit::export))
         .route("/v1/audit/verify", get(routes::audit::verify))

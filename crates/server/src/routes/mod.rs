@@ -4,6 +4,18 @@
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod batch;
+pub mod derivation;
 pub mod keys;
 pub mod operators;
 pub mod sys;
+pub mod transit;
+
+use sscard_core::Error;
+
+use crate::error::ApiError;
+
+/// Decodes a hex field of a request, naming it when it is not hex.
+pub(crate) fn hex_field(what: &str, value: &str) -> Result<Vec<u8>, ApiError> {
+    hex::decode(value).map_err(|_| ApiError(Error::Invalid(format!("{what} is not hex"))))
+}
