@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Seconds between signed audit checkpoints when records are waiting.
     #[arg(long, value_name = "S", default_value_t = 60)]
     checkpoint_seconds: u64,
+    /// Seconds between runs of the key schedule (rotation periods,
+    /// activation and expiry dates).
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    schedule_seconds: u64,
     /// TLS certificate chain (PEM). With --tls-key, the API is served over TLS.
     #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -82,9 +86,9 @@ pub async fn run(args: ServeArgs) -> CliResult {
         Arc::clone(&platform),
         Duration::from_secs(args.checkpoint_seconds.max(1)),
     ));
-    tokio::spawn(sscard_server::rotation_timer(
+    tokio::spawn(sscard_server::key_schedule_timer(
         Arc::clone(&platform),
-        Duration::from_secs(60),
+        Duration::from_secs(args.schedule_seconds.max(1)),
     ));
     let served = match tls {
         Some((cert, key)) => {

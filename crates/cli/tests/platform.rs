@@ -909,6 +909,44 @@ fn key_commands_create_rotate_retire_and_suspend() {
         list.starts_with("key: records alg=sm4 usage=encrypt state=suspended version=2"),
         "{list}"
     );
+    // Dates: shown in UTC; a date that does not exist is refused.
+    let shown = ok_text(key(
+        &[
+            "create",
+            "--name",
+            "yearly",
+            "--alg",
+            "sm4",
+            "--usage",
+            "encrypt",
+            "--region",
+            "330300",
+            "--expire-at",
+            "2099-12-31T23:00:00Z",
+        ],
+        b"",
+    ));
+    assert!(shown.contains("expires: 2099-12-31T23:00:00Z"), "{shown}");
+    let line = fails(
+        key(
+            &[
+                "create",
+                "--name",
+                "never",
+                "--alg",
+                "sm4",
+                "--usage",
+                "encrypt",
+                "--region",
+                "330300",
+                "--activate-at",
+                "2027-02-30",
+            ],
+            b"",
+        ),
+        2,
+    );
+    assert!(line.contains("activate_at"), "{line}");
     // HMAC and sign in batches give what the single calls give.
     for (name, alg, op) in [("tags", "hmac-sm3", "hmac"), ("issuer", "sm2", "sign")] {
         ok_text(key(

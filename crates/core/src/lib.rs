@@ -10,7 +10,7 @@
 
 pub mod audit;
 pub mod barrier;
-mod clock;
+pub mod clock;
 mod error;
 pub mod key;
 mod name;

@@ -186,9 +186,9 @@ pub async fn checkpoint_timer(platform: Arc<Platform>, every: Duration) {
     }
 }
 
-/// Rotates keys whose scheduled period has passed, every `every`; runs
-/// until the process ends.
-pub async fn rotation_timer(platform: Arc<Platform>, every: Duration) {
+/// Runs the key schedule every `every` (rotation periods, activation and
+/// expiry dates) until the process ends.
+pub async fn key_schedule_timer(platform: Arc<Platform>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
@@ -198,6 +198,15 @@ pub async fn rotation_timer(platform: Arc<Platform>, every: Duration) {
             }
             Ok(_) | Err(sscard_core::Error::Sealed) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
+        }
+        match platform.apply_key_dates().await {
+            Ok(changed) => {
+                for (key, state) in changed {
+                    tracing::info!(key, state = state.as_str(), "key date reached");
+                }
+            }
+            Err(sscard_core::Error::Sealed) => {}
+            Err(e) => tracing::warn!(error = %e, "key dates failed"),
         }
     }
 }

@@ -25,7 +25,7 @@ macro_rules! audit_columns {
 
 macro_rules! key_columns {
     () => {
-        "name, algorithm, usage, level, region, exportable, state, min_version, uses, created_ms, rotate_every_ms"
+        "name, algorithm, usage, level, region, exportable, state, min_version, uses, created_ms, rotate_every_ms, activate_ms, expire_ms"
     };
 }
 
@@ -34,7 +34,7 @@ pub const SELECT_KEYS: &str = concat!("SELECT ", key_columns!(), " FROM keys ORD
 const INSERT_KEY: &str = concat!(
     "INSERT INTO keys (",
     key_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 pub const SELECT_KEY_VERSIONS: &str = "SELECT name, version, material, kcv, created_ms \
      FROM key_versions WHERE name = $1 ORDER BY version";
@@ -135,6 +135,8 @@ pub fn key(row: &AnyRow) -> Result<KeyRecord> {
         uses: row.try_get("uses").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
         rotate_every_ms: row.try_get("rotate_every_ms").map_err(storage)?,
+        activate_ms: row.try_get("activate_ms").map_err(storage)?,
+        expire_ms: row.try_get("expire_ms").map_err(storage)?,
     })
 }
 
@@ -294,6 +296,8 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .bind(key.uses)
                 .bind(key.created_ms)
                 .bind(key.rotate_every_ms)
+                .bind(key.activate_ms)
+                .bind(key.expire_ms)
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;

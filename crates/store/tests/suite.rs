@@ -567,6 +567,8 @@ async fn keys_rotate_retire_and_suspend(f: Fixture) {
         region: Some("330300".into()),
         exportable: false,
         rotate_every_ms: 0,
+        activate_ms: 0,
+        expire_ms: 0,
     };
     let created = platform.create_key(&officer, &new).await.unwrap();
     assert_eq!(created.versions.len(), 1);
@@ -703,6 +705,8 @@ async fn transit_operations(f: Fixture) {
         region: Some("330000".into()),
         exportable: false,
         rotate_every_ms: 0,
+        activate_ms: 0,
+        expire_ms: 0,
     };
     for new in [
         key("records", KeyAlgorithm::Sm4, KeyUsage::Encrypt),
@@ -798,6 +802,8 @@ async fn scheduled_rotation(f: Fixture) {
         region: Some("330300".into()),
         exportable: false,
         rotate_every_ms,
+        activate_ms: 0,
+        expire_ms: 0,
     };
     platform
         .create_key(&officer, &new("hourly", 3_600_000))
@@ -838,6 +844,96 @@ async fn scheduled_rotation(f: Fixture) {
     );
 }
 
+/// Activation and expiry dates: a key waits pre-active until its activation
+/// time; past its expiry it only decrypts, and the schedule deactivates it.
+async fn activation_and_expiry_dates(f: Fixture) {
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyState, KeyUsage};
+    use sscard_core::now_ms;
+    use sscard_core::platform::NewKey;
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let officer = security_officer(&platform, &out).await;
+    let new = |name: &str, activate_ms, expire_ms| NewKey {
+        name: name.into(),
+        algorithm: KeyAlgorithm::Sm4,
+        usage: KeyUsage::Encrypt,
+        level: KeyLevel::City,
+        region: Some("330300".into()),
+        exportable: false,
+        rotate_every_ms: 0,
+        activate_ms,
+        expire_ms,
+    };
+    let now = now_ms();
+    let later = platform
+        .create_key(&officer, &new("later", now + 1_500, 0))
+        .await
+        .unwrap();
+    assert_eq!(later.state, KeyState::PreActive);
+    assert!(matches!(
+        platform.encrypt(&officer, "later", b"x").await,
+        Err(Error::KeyState {
+            state: "pre-active",
+            ..
+        })
+    ));
+    let brief = platform
+        .create_key(&officer, &new("brief", 0, now + 1_500))
+        .await
+        .unwrap();
+    assert_eq!(brief.state, KeyState::Active);
+    let sealed = platform.encrypt(&officer, "brief", b"kept").await.unwrap();
+    for (activate, expire) in [(0, now - 1), (now + 5_000, now + 4_000)] {
+        assert!(matches!(
+            platform
+                .create_key(&officer, &new("bad-dates", activate, expire))
+                .await,
+            Err(Error::Invalid(_))
+        ));
+    }
+    assert!(platform.apply_key_dates().await.unwrap().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+    // Expired before the schedule ran: protection is refused already.
+    assert!(matches!(
+        platform.encrypt(&officer, "brief", b"x").await,
+        Err(Error::KeyState {
+            state: "expired",
+            ..
+        })
+    ));
+    let mut changed = platform.apply_key_dates().await.unwrap();
+    changed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        changed,
+        [
+            ("brief".to_string(), KeyState::Deactivated),
+            ("later".to_string(), KeyState::Active)
+        ]
+    );
+    assert!(platform.apply_key_dates().await.unwrap().is_empty());
+    assert_eq!(
+        platform
+            .decrypt(&officer, "brief", &sealed)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"kept"
+    );
+    platform
+        .encrypt(&officer, "later", b"now usable")
+        .await
+        .unwrap();
+    let records = store.audit_range(1, 1000).await.unwrap();
+    for (action, target) in [("key.deactivate", "brief"), ("key.activate", "later")] {
+        assert!(
+            records.iter().any(|r| r.action == action
+                && r.target == target
+                && r.actor == "system"
+                && r.details["scheduled"] == "true"),
+            "{action} {target}"
+        );
+    }
+}
+
 /// Dual control on this backend: import by components, export and destroy
 /// wait for a second security administrator; the requester cannot approve.
 async fn dual_control_import_export_destroy(f: Fixture) {
@@ -863,6 +959,8 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         region: Some("330300".into()),
         exportable,
         rotate_every_ms: 0,
+        activate_ms: 0,
+        expire_ms: 0,
     };
     let component = |byte: u8| {
         let key = Zeroizing::new(vec![byte; 16]);
@@ -1016,5 +1114,6 @@ suite!(
     keys_rotate_retire_and_suspend,
     transit_operations,
     scheduled_rotation,
+    activation_and_expiry_dates,
     dual_control_import_export_destroy,
 );

@@ -34,6 +34,12 @@ pub enum KeyCommand {
         /// Rotate automatically every N days.
         #[arg(long, value_name = "N")]
         rotate_every_days: Option<u32>,
+        /// Pre-active until this UTC time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.
+        #[arg(long, value_name = "TIME")]
+        activate_at: Option<String>,
+        /// From this UTC time the key only decrypts and verifies, and is deactivated.
+        #[arg(long, value_name = "TIME")]
+        expire_at: Option<String>,
     },
     /// Import a key by 2 or 3 custodians' components, each with its check
     /// value; completes once another security administrator approves.
@@ -206,6 +212,11 @@ fn show(key: &Value, json: bool) {
     ] {
         println!("{k}: {}", field(k));
     }
+    for (k, label) in [("activate_ms", "activates"), ("expire_ms", "expires")] {
+        if let Some(ms) = key.get(k).and_then(Value::as_i64).filter(|ms| *ms > 0) {
+            println!("{label}: {}", sscard_core::clock::format_time(ms));
+        }
+    }
     for v in key
         .get("versions")
         .and_then(Value::as_array)
@@ -280,10 +291,21 @@ pub fn run(args: KeyArgs) -> CliResult {
     let client = Client::new(&args.connection)?;
     let path = |name: &str, what: &str| format!("/v1/keys/{name}/{what}");
     let key: Value = match args.command {
-        KeyCommand::Create { name, alg, usage, level, region, exportable, rotate_every_days } => client.post(
+        KeyCommand::Create {
+            name,
+            alg,
+            usage,
+            level,
+            region,
+            exportable,
+            rotate_every_days,
+            activate_at,
+            expire_at,
+        } => client.post(
             "/v1/keys",
             &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region,
-                "exportable": exportable, "rotate_every_days": rotate_every_days}),
+                "exportable": exportable, "rotate_every_days": rotate_every_days,
+                "activate_at": activate_at, "expire_at": expire_at}),
         )?,
         KeyCommand::Import { name, alg, usage, level, region, exportable, components } => {
             let mut parts = Vec::new();

@@ -54,6 +54,17 @@ pub struct KeyRecord {
     pub rotate_every_ms: i64,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,
+    /// Comes into use at this time (ms); 0 for at creation.
+    pub activate_ms: i64,
+    /// Stops protecting at this time (ms) and is deactivated; 0 for never.
+    pub expire_ms: i64,
+}
+
+impl KeyRecord {
+    /// Whether the key's expiry has passed at `now`.
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expire_ms > 0 && now >= self.expire_ms
+    }
 }
 
 /// One version of a key.

@@ -81,6 +81,10 @@ struct ImportPayload {
     region: Option<String>,
     exportable: bool,
     rotate_every_ms: i64,
+    #[serde(default)]
+    activate_ms: i64,
+    #[serde(default)]
+    expire_ms: i64,
     material: Zeroizing<String>,
 }
 
@@ -168,6 +172,8 @@ impl Platform {
             region: new.region.clone(),
             exportable: new.exportable,
             rotate_every_ms: new.rotate_every_ms,
+            activate_ms: new.activate_ms,
+            expire_ms: new.expire_ms,
             material: Zeroizing::new(hex::encode(material)),
         };
         let id = self
@@ -389,6 +395,8 @@ impl Platform {
                     region: p.region,
                     exportable: p.exportable,
                     rotate_every_ms: p.rotate_every_ms,
+                    activate_ms: p.activate_ms,
+                    expire_ms: p.expire_ms,
                 };
                 if self.store.get_key(&target).await?.is_some() {
                     return Err(Error::Conflict(format!("key {target}")));

@@ -207,6 +207,8 @@ impl Platform {
             region: (!f.region.is_empty()).then(|| f.region.clone()),
             exportable: false,
             rotate_every_ms: 0,
+            activate_ms: 0,
+            expire_ms: 0,
         };
         let check = super::keys::check_value(f.algorithm, &material)?;
         if !sscard_gm::ct_eq(check.as_bytes(), f.kcv.as_bytes()) {

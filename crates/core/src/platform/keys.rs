@@ -35,6 +35,11 @@ pub struct NewKey {
     pub exportable: bool,
     /// Rotate automatically once the newest version is this old (ms); 0 for never.
     pub rotate_every_ms: i64,
+    /// Comes into use at this time (ms since the epoch); until then it is
+    /// pre-active. 0 for at once.
+    pub activate_ms: i64,
+    /// Stops protecting at this time (ms) and is deactivated; 0 for never.
+    pub expire_ms: i64,
 }
 
 /// A key as shown: metadata and the check value of each version.
@@ -60,6 +65,10 @@ pub struct KeyView {
     pub uses: i64,
     /// Scheduled rotation period (ms), 0 for none.
     pub rotate_every_ms: i64,
+    /// Activation time (ms), 0 for at creation.
+    pub activate_ms: i64,
+    /// Expiry time (ms), 0 for never.
+    pub expire_ms: i64,
     /// Every version, oldest first.
     pub versions: Vec<KeyVersionView>,
 }
@@ -200,6 +209,11 @@ impl Platform {
             );
             return Err(self.refuse(refuse("bad region"), e).await);
         }
+        let (activate, expire) = (new.activate_ms.max(0), new.expire_ms.max(0));
+        if expire > 0 && (expire <= activate || expire <= now_ms()) {
+            let e = Error::Invalid("the expiry must come after activation and after now".into());
+            return Err(self.refuse(refuse("bad dates"), e).await);
+        }
         if self.store.get_key(&name).await?.is_some() {
             return Err(self
                 .refuse(refuse("name taken"), Error::Conflict(format!("key {name}")))
@@ -224,11 +238,17 @@ impl Platform {
             level: new.level,
             region: new.region.clone().unwrap_or_default(),
             exportable: new.exportable,
-            state: KeyState::Active,
+            state: if new.activate_ms > now {
+                KeyState::PreActive
+            } else {
+                KeyState::Active
+            },
             min_version: 1,
             uses: 0,
             created_ms: now,
             rotate_every_ms: new.rotate_every_ms.max(0),
+            activate_ms: new.activate_ms.max(0),
+            expire_ms: new.expire_ms.max(0),
         };
         let version = KeyVersionRecord {
             name: name.clone(),
@@ -260,6 +280,8 @@ impl Platform {
             min_version: key.min_version,
             uses: key.uses,
             rotate_every_ms: key.rotate_every_ms,
+            activate_ms: key.activate_ms,
+            expire_ms: key.expire_ms,
             versions: versions
                 .into_iter()
                 .map(|v| KeyVersionView {
@@ -299,7 +321,12 @@ impl Platform {
 
     /// Adds a version of `name` on behalf of `who` (an operator, or `system`
     /// for a scheduled rotation).
-    async fn rotate_as(&self, who: &str, name: &KeyName, scheduled: bool) -> Result<i64> {
+    pub(super) async fn rotate_as(
+        &self,
+        who: &str,
+        name: &KeyName,
+        scheduled: bool,
+    ) -> Result<i64> {
         let key = self.key(name).await?;
         if !key.state.permits(UseKind::Protect) {
             let e = Error::KeyState {
@@ -335,30 +362,6 @@ impl Platform {
         self.commit(vec![Write::InsertKeyVersion(record)], entry)
             .await?;
         Ok(version)
-    }
-
-    /// Rotates every active key whose newest version is older than its
-    /// period. Servers call this on a timer; returns the keys rotated.
-    pub async fn rotate_due_keys(&self) -> Result<Vec<String>> {
-        self.unsealed()?;
-        let now = now_ms();
-        let mut rotated = Vec::new();
-        for key in self.store.list_keys().await? {
-            if key.rotate_every_ms <= 0 || key.state != KeyState::Active {
-                continue;
-            }
-            let newest = self
-                .store
-                .key_versions(&key.name)
-                .await?
-                .last()
-                .map_or(0, |v| v.created_ms);
-            if now - newest >= key.rotate_every_ms {
-                self.rotate_as("system", &key.name, true).await?;
-                rotated.push(key.name.to_string());
-            }
-        }
-        Ok(rotated)
     }
 
     /// Retires every version below `min`: they neither protect nor process.
@@ -443,13 +446,20 @@ impl Platform {
     ) -> Result<(KeyRecord, KeyVersionRecord, Zeroizing<Vec<u8>>)> {
         let who = session.operator.as_str();
         let key = self.key(name).await?;
-        if !key.state.permits(kind) {
+        // Past its expiry a key only processes, even before the schedule
+        // deactivates it.
+        let state = if kind == UseKind::Protect && key.expired_at(now_ms()) {
+            "expired"
+        } else {
+            key.state.as_str()
+        };
+        if !key.state.permits(kind) || state == "expired" {
             let e = Error::KeyState {
                 name: name.to_string(),
-                state: key.state.as_str(),
+                state,
                 action,
             };
-            let entry = AuditEntry::refused(who, action, name.as_str(), key.state.as_str());
+            let entry = AuditEntry::refused(who, action, name.as_str(), state);
             return Err(self.refuse(entry, e).await);
         }
         let versions = self.store.key_versions(name).await?;

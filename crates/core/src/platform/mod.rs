@@ -10,6 +10,7 @@ mod export;
 mod init;
 mod keys;
 mod operators;
+mod schedule;
 mod transit;
 mod unseal;
 

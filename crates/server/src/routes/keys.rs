@@ -32,6 +32,21 @@ pub struct CreateRequest {
     pub exportable: bool,
     /// Rotate automatically every this many days.
     pub rotate_every_days: Option<u32>,
+    /// Comes into use at this UTC time (`YYYY-MM-DD` or
+    /// `YYYY-MM-DDTHH:MM:SSZ`); pre-active until then.
+    pub activate_at: Option<String>,
+    /// Stops protecting at this UTC time and is deactivated.
+    pub expire_at: Option<String>,
+}
+
+fn time_field(what: &str, value: Option<&str>) -> Result<i64, ApiError> {
+    value.map_or(Ok(0), |text| {
+        sscard_core::clock::parse_time(text).ok_or_else(|| {
+            ApiError(Error::Invalid(format!(
+                "{what} {text:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+            )))
+        })
+    })
 }
 
 fn parse<T>(what: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
@@ -96,6 +111,8 @@ fn new_key(req: CreateRequest) -> Result<NewKey, ApiError> {
         region: req.region,
         exportable: req.exportable,
         rotate_every_ms: i64::from(req.rotate_every_days.unwrap_or(0)) * 24 * 60 * 60 * 1000,
+        activate_ms: time_field("activate_at", req.activate_at.as_deref())?,
+        expire_ms: time_field("expire_at", req.expire_at.as_deref())?,
     })
 }
 
