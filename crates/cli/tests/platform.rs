@@ -1625,4 +1625,105 @@ fn export_needs_exportable_and_approval_and_opens_to_the_key() {
         &arg(&d, "pt"),
     ]));
     assert_eq!(hex::encode(std::fs::read(d.join("pt")).unwrap()), master);
+
+    // An SM2 envelope to another platform's transport key pair (usage kek)
+    // imports there under dual control, with the same check value.
+    let d3 = d.join("third");
+    let third = Server::dev(&d3, &[]);
+    let (t1, t2) = (third.login("security"), third.login("security2"));
+    let on_third = |token: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", third.addr.as_str(), "--token", token]);
+        common::sscard(&all)
+    };
+    let pending = |out: Vec<u8>| {
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("approval: ").map(str::to_string))
+            .unwrap()
+    };
+    ok(on_third(
+        &t1,
+        &[
+            "key", "create", "--name", "intake", "--alg", "sm2", "--usage", "kek", "--region",
+            "330300",
+        ],
+    ));
+    ok(on_third(
+        &t1,
+        &["key", "public", "intake", "--out", &arg(&d, "intake.pub")],
+    ));
+    let file = export(
+        &["--to-pub", &arg(&d, "intake.pub")],
+        &arg(&d, "iauth.intake.json"),
+    );
+    let id = pending(ok(on_third(
+        &t1,
+        &[
+            "key",
+            "import-wrapped",
+            "--file",
+            &arg(&d, "iauth.intake.json"),
+        ],
+    )));
+    ok(on_third(&t2, &["approval", "approve", &id]));
+    let shown = ok_text(on_third(&t1, &["key", "show", "iauth"]));
+    assert!(
+        shown.contains(&format!("version: 1 kcv={}", file["kcv"].as_str().unwrap())),
+        "{shown}"
+    );
+    // An envelope to a key this platform does not hold is refused.
+    let line = fails(
+        on_third(
+            &t1,
+            &[
+                "key",
+                "import-wrapped",
+                "--file",
+                &arg(&d, "iauth.sm2.json"),
+            ],
+        ),
+        2,
+    );
+    assert!(line.contains("addressed to no SM2 key"), "{line}");
+
+    // Creating an exportable key and changing a usage wait for approval.
+    let id = pending(ok(on_third(
+        &t1,
+        &[
+            "key",
+            "create",
+            "--name",
+            "portable",
+            "--alg",
+            "sm4",
+            "--usage",
+            "encrypt",
+            "--region",
+            "330300",
+            "--exportable",
+        ],
+    )));
+    fails(on_third(&t1, &["key", "show", "portable"]), 2);
+    ok(on_third(&t2, &["approval", "approve", &id]));
+    let shown = ok_text(on_third(&t1, &["key", "show", "portable"]));
+    assert!(shown.contains("exportable: true"), "{shown}");
+    let line = fails(
+        on_third(&t1, &["key", "set-usage", "portable", "audit-signing"]),
+        2,
+    );
+    assert!(line.contains("cannot serve"), "{line}");
+    let id = pending(ok(on_third(
+        &t1,
+        &["key", "set-usage", "portable", "data-master"],
+    )));
+    assert!(on_third(&t1, &["key", "show", "portable"])
+        .stdout
+        .windows(14)
+        .any(|w| w == b"usage: encrypt"));
+    assert!(fails(on_third(&t1, &["approval", "approve", &id]), 1).contains("self_approval"));
+    ok(on_third(&t2, &["approval", "approve", &id]));
+    let shown = ok_text(on_third(&t1, &["key", "show", "portable"]));
+    assert!(shown.contains("usage: data-master"), "{shown}");
 }

@@ -46,6 +46,13 @@ pub enum Write {
     InsertKeyVersion(KeyVersionRecord),
     /// Erases the material of every version of a key (destruction).
     EraseKeyMaterial(KeyName),
+    /// Changes a key's usage (after a second administrator's approval).
+    SetKeyUsage {
+        /// The key.
+        name: KeyName,
+        /// Its new usage.
+        usage: crate::key::KeyUsage,
+    },
     /// Creates or replaces an approval.
     PutApproval(ApprovalRecord),
 }

@@ -40,7 +40,7 @@ use crate::error::ErrorBody;
         routes::approvals::status, routes::transit::rewrap, routes::transit::datakey, routes::transit::hmac,
         routes::transit::sign, routes::transit::verify, routes::batch::encrypt_batch, routes::batch::decrypt_batch,
         routes::batch::rewrap_batch, routes::batch::hmac_batch, routes::batch::sign_batch,
-        routes::keys::import_wrapped,
+        routes::keys::import_wrapped, routes::keys::usage, routes::keys::public,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -95,6 +95,8 @@ pub fn router(platform: Arc<Platform>) -> Router {
         )
         .route("/v1/keys/{name}", get(routes::keys::show))
         .route("/v1/keys/{name}/destroy", post(routes::keys::destroy))
+        .route("/v1/keys/{name}/usage", post(routes::keys::usage))
+        .route("/v1/keys/{name}/public", get(routes::keys::public))
         .route("/v1/keys/{name}/card", post(routes::derivation::card))
         .route("/v1/keys/{name}/export", post(routes::keys::export))
         .route("/v1/keys/{name}/rewrap", post(routes::transit::rewrap))

@@ -338,6 +338,17 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .await
                 .map_err(storage)?;
         }
+        Write::SetKeyUsage { name, usage } => {
+            let done = sqlx::query("UPDATE keys SET usage = $1 WHERE name = $2")
+                .bind(usage.as_str())
+                .bind(name.as_str().to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound(format!("key {name}")));
+            }
+        }
         Write::PutApproval(a) => {
             sqlx::query("DELETE FROM approvals WHERE id = $1")
                 .bind(&a.id)

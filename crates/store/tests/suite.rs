@@ -1005,6 +1005,43 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         Err(Error::ApprovalClosed { .. })
     ));
 
+    // An exportable key and a change of usage wait for the second officer.
+    assert!(matches!(
+        platform
+            .create_key(&first, &new("portable", KeyUsage::Encrypt, true))
+            .await,
+        Err(Error::Refused(_))
+    ));
+    let pending = platform
+        .request_create_exportable(&first, &new("portable", KeyUsage::Encrypt, true))
+        .await
+        .unwrap();
+    assert!(platform.show_key(&first, "portable").await.is_err());
+    let made = platform.approve(&second, &pending.approval).await.unwrap();
+    assert!(made.key.exportable);
+    assert!(matches!(
+        platform
+            .request_usage_change(&first, "portable", KeyUsage::AuditSigning)
+            .await,
+        Err(Error::Invalid(_))
+    ));
+    let pending = platform
+        .request_usage_change(&first, "portable", KeyUsage::DataMaster)
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform.approve(&first, &pending.approval).await,
+        Err(Error::SelfApproval)
+    ));
+    let changed = platform.approve(&second, &pending.approval).await.unwrap();
+    assert_eq!(changed.key.usage, KeyUsage::DataMaster);
+    assert!(store.audit_range(1, 1000).await.unwrap().iter().any(|r| {
+        r.action == "approval.approve"
+            && r.target == "portable"
+            && r.details.get("from").map(String::as_str) == Some("encrypt")
+            && r.details.get("to").map(String::as_str) == Some("data-master")
+    }));
+
     // Export waits for approval and only its requester gets the file.
     platform
         .create_key(&first, &new("kek", KeyUsage::Kek, false))

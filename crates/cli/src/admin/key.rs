@@ -28,7 +28,8 @@ pub enum KeyCommand {
         /// 6-digit region code (行政区划).
         #[arg(long)]
         region: Option<String>,
-        /// May leave the platform wrapped; cannot be set later.
+        /// May leave the platform wrapped; cannot be set later. The key is made
+        /// once another security administrator approves: prints approval: <ID>.
         #[arg(long)]
         exportable: bool,
         /// Rotate automatically every N days.
@@ -159,6 +160,19 @@ pub enum KeyCommand {
     Deactivate { name: String },
     /// Destroy a key not in use (deactivate it first); needs approval.
     Destroy { name: String },
+    /// The public key (PEM) of an SM2 key, to envelope keys to this platform.
+    Public {
+        name: String,
+        #[arg(long = "out", value_name = "F")]
+        output: Option<PathBuf>,
+    },
+    /// Change a key's usage; completes once another security administrator
+    /// approves.
+    SetUsage {
+        name: String,
+        #[arg(value_name = "USAGE")]
+        usage: String,
+    },
     /// Encrypt a file (or stdin) with the newest version: prints sscard:v<N>:…
     Encrypt {
         name: String,
@@ -301,18 +315,32 @@ pub fn run(args: KeyArgs) -> CliResult {
             rotate_every_days,
             activate_at,
             expire_at,
-        } => client.post(
-            "/v1/keys",
-            &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region,
-                "exportable": exportable, "rotate_every_days": rotate_every_days,
-                "activate_at": activate_at, "expire_at": expire_at}),
-        )?,
-        KeyCommand::Import { name, alg, usage, level, region, exportable, components } => {
+        } => {
+            let answer: Value = client.post(
+                "/v1/keys",
+                &json!({"name": name, "algorithm": alg, "usage": usage, "level": level, "region": region,
+                    "exportable": exportable, "rotate_every_days": rotate_every_days,
+                    "activate_at": activate_at, "expire_at": expire_at}),
+            )?;
+            if answer.get("approval").is_some() {
+                return print_pending(&answer, args.json);
+            }
+            answer
+        }
+        KeyCommand::Import {
+            name,
+            alg,
+            usage,
+            level,
+            region,
+            exportable,
+            components,
+        } => {
             let mut parts = Vec::new();
             for (i, c) in components.iter().enumerate() {
-                let (key, kcv) = c
-                    .split_once(':')
-                    .ok_or_else(|| CliError::input(format!("--component {}: expected HEX:KCV", i + 1)))?;
+                let (key, kcv) = c.split_once(':').ok_or_else(|| {
+                    CliError::input(format!("--component {}: expected HEX:KCV", i + 1))
+                })?;
                 parts.push(json!({"key": key, "kcv": kcv}));
             }
             let body = json!({"name": name, "algorithm": alg, "usage": usage, "level": level,
@@ -321,8 +349,9 @@ pub fn run(args: KeyArgs) -> CliResult {
             return print_pending(&answer, args.json);
         }
         KeyCommand::ImportWrapped { file } => {
-            let text = String::from_utf8(crate::io::read_file(&file)?)
-                .map_err(|_| CliError::input(format!("{}: not an export file (JSON)", file.display())))?;
+            let text = String::from_utf8(crate::io::read_file(&file)?).map_err(|_| {
+                CliError::input(format!("{}: not an export file (JSON)", file.display()))
+            })?;
             let answer: Value = client.post("/v1/keys/import-wrapped", &json!({"file": text}))?;
             return print_pending(&answer, args.json);
         }
@@ -330,7 +359,26 @@ pub fn run(args: KeyArgs) -> CliResult {
             let answer: Value = client.post(&path(&name, "destroy"), &json!({}))?;
             return print_pending(&answer, args.json);
         }
-        KeyCommand::CardMac { name, factor, iv, len, verify, file } => {
+        KeyCommand::Public { name, output } => {
+            let answer: Value = client.get(&path(&name, "public"))?;
+            let pem = answer
+                .get("pem")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return write_output(output.as_deref(), pem.as_bytes());
+        }
+        KeyCommand::SetUsage { name, usage } => {
+            let answer: Value = client.post(&path(&name, "usage"), &json!({"usage": usage}))?;
+            return print_pending(&answer, args.json);
+        }
+        KeyCommand::CardMac {
+            name,
+            factor,
+            iv,
+            len,
+            verify,
+            file,
+        } => {
             let data = read_input(file.as_deref())?;
             let (operation, mac) = match &verify {
                 Some(mac) => ("verify-mac", Some(mac.clone())),
@@ -341,34 +389,69 @@ pub fn run(args: KeyArgs) -> CliResult {
             let answer: Value = client.post(&path(&name, "card"), &body)?;
             match verify {
                 Some(_) => println!("mac: valid"),
-                None => println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default()),
+                None => println!(
+                    "{}",
+                    answer
+                        .get("data")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                ),
             }
             return Ok(());
         }
         KeyCommand::CardEncrypt { name, factor, data } => {
             let body = json!({"operation": "encrypt", "factors": factor, "data": data});
             let answer: Value = client.post(&path(&name, "card"), &body)?;
-            println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default());
+            println!(
+                "{}",
+                answer
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
             return Ok(());
         }
-        KeyCommand::Export { name, wrap_with, to_pub, out, wait } => {
+        KeyCommand::Export {
+            name,
+            wrap_with,
+            to_pub,
+            out,
+            wait,
+        } => {
             let to_pub = match to_pub {
-                Some(path) => Some(String::from_utf8_lossy(&crate::io::read_file(&path)?).into_owned()),
+                Some(path) => {
+                    Some(String::from_utf8_lossy(&crate::io::read_file(&path)?).into_owned())
+                }
                 None => None,
             };
-            let answer: Value = client.post(&path(&name, "export"), &json!({"wrap_with": wrap_with, "to_pub": to_pub}))?;
+            let answer: Value = client.post(
+                &path(&name, "export"),
+                &json!({"wrap_with": wrap_with, "to_pub": to_pub}),
+            )?;
             print_pending(&answer, false)?;
-            let id = answer.get("approval").and_then(Value::as_str).unwrap_or_default().to_string();
+            let id = answer
+                .get("approval")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let file = wait_for_result(&client, &id, wait)?;
             crate::io::write_file(&out, file.as_bytes(), crate::io::FileMode::Public)?;
             println!("file: {}", out.display());
             return Ok(());
         }
-        KeyCommand::Rewrap { name, input, output } => {
+        KeyCommand::Rewrap {
+            name,
+            input,
+            output,
+        } => {
             let text = String::from_utf8(read_input(input.as_deref())?)
                 .map_err(|_| CliError::input("the ciphertext is not text (sscard:v<N>:<hex>)"))?;
-            let answer: Value = client.post(&path(&name, "rewrap"), &json!({"ciphertext": text.trim()}))?;
-            let data = answer.get("data").and_then(Value::as_str).unwrap_or_default();
+            let answer: Value =
+                client.post(&path(&name, "rewrap"), &json!({"ciphertext": text.trim()}))?;
+            let data = answer
+                .get("data")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             return write_output(output.as_deref(), format!("{data}\n").as_bytes());
         }
         KeyCommand::Datakey { name } => {
@@ -378,15 +461,28 @@ pub fn run(args: KeyArgs) -> CliResult {
         }
         KeyCommand::Hmac { name, file } => {
             let data = read_input(file.as_deref())?;
-            let answer: Value = client.post(&path(&name, "hmac"), &json!({"data": hex::encode(data)}))?;
-            println!("{}", answer.get("data").and_then(Value::as_str).unwrap_or_default());
+            let answer: Value =
+                client.post(&path(&name, "hmac"), &json!({"data": hex::encode(data)}))?;
+            println!(
+                "{}",
+                answer
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
             return Ok(());
         }
         KeyCommand::Sign { name, input, out } => {
             let data = crate::io::read_file(&input)?;
-            let answer: Value = client.post(&path(&name, "sign"), &json!({"data": hex::encode(data)}))?;
-            let der = hex::decode(answer.get("data").and_then(Value::as_str).unwrap_or_default())
-                .map_err(|e| CliError::Unreachable(format!("answer: {e}")))?;
+            let answer: Value =
+                client.post(&path(&name, "sign"), &json!({"data": hex::encode(data)}))?;
+            let der = hex::decode(
+                answer
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )
+            .map_err(|e| CliError::Unreachable(format!("answer: {e}")))?;
             return write_output(Some(&out), &der);
         }
         KeyCommand::Verify { name, input, sig } => {
@@ -404,8 +500,16 @@ pub fn run(args: KeyArgs) -> CliResult {
             } else {
                 for k in keys.as_array().into_iter().flatten() {
                     let f = |n: &str| k.get(n).and_then(Value::as_str).unwrap_or("-").to_string();
-                    let latest = k.get("versions").and_then(Value::as_array).and_then(|v| v.last()).cloned();
-                    let version = latest.as_ref().and_then(|v| v.get("version")).cloned().unwrap_or(Value::Null);
+                    let latest = k
+                        .get("versions")
+                        .and_then(Value::as_array)
+                        .and_then(|v| v.last())
+                        .cloned();
+                    let version = latest
+                        .as_ref()
+                        .and_then(|v| v.get("version"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
                     println!(
                         "key: {} alg={} usage={} state={} version={version}",
                         f("name"),
@@ -422,24 +526,45 @@ pub fn run(args: KeyArgs) -> CliResult {
         KeyCommand::SetMinVersion { name, min } => {
             client.post(&path(&name, "min-version"), &json!({"min_version": min}))?
         }
-        KeyCommand::Suspend { name } => client.post(&path(&name, "state"), &json!({"transition": "suspend"}))?,
-        KeyCommand::Activate { name } => client.post(&path(&name, "state"), &json!({"transition": "activate"}))?,
+        KeyCommand::Suspend { name } => {
+            client.post(&path(&name, "state"), &json!({"transition": "suspend"}))?
+        }
+        KeyCommand::Activate { name } => {
+            client.post(&path(&name, "state"), &json!({"transition": "activate"}))?
+        }
         KeyCommand::Deactivate { name } => {
             client.post(&path(&name, "state"), &json!({"transition": "deactivate"}))?
         }
-        KeyCommand::Encrypt { name, input, output } => {
+        KeyCommand::Encrypt {
+            name,
+            input,
+            output,
+        } => {
             let plain = Zeroizing::new(read_input(input.as_deref())?);
             let body = json!({"plaintext": hex::encode(plain.as_slice())});
             let answer: Value = client.post(&path(&name, "encrypt"), &body)?;
-            let data = answer.get("data").and_then(Value::as_str).unwrap_or_default();
+            let data = answer
+                .get("data")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             return write_output(output.as_deref(), format!("{data}\n").as_bytes());
         }
-        KeyCommand::Decrypt { name, input, output } => {
+        KeyCommand::Decrypt {
+            name,
+            input,
+            output,
+        } => {
             let text = String::from_utf8(read_input(input.as_deref())?)
                 .map_err(|_| CliError::input("the ciphertext is not text (sscard:v<N>:<hex>)"))?;
-            let answer: Value = client.post(&path(&name, "decrypt"), &json!({"ciphertext": text.trim()}))?;
-            let data = answer.get("data").and_then(Value::as_str).unwrap_or_default();
-            let plain = Zeroizing::new(hex::decode(data).map_err(|e| CliError::Unreachable(format!("answer: {e}")))?);
+            let answer: Value =
+                client.post(&path(&name, "decrypt"), &json!({"ciphertext": text.trim()}))?;
+            let data = answer
+                .get("data")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let plain = Zeroizing::new(
+                hex::decode(data).map_err(|e| CliError::Unreachable(format!("answer: {e}")))?,
+            );
             return write_output(output.as_deref(), &plain);
         }
     };

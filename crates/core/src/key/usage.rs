@@ -86,7 +86,10 @@ impl KeyUsage {
             | Self::PinReloadMaster
             | Self::CardMaintMaster
             | Self::PsamTransport => matches!(algorithm, Sm4 | Tdes),
-            Self::Kek | Self::DataMaster => algorithm == Sm4,
+            // An SM2 KEK is the platform's transport key pair: others
+            // envelope keys to its public key.
+            Self::Kek => matches!(algorithm, Sm4 | Sm2),
+            Self::DataMaster => algorithm == Sm4,
             Self::Encrypt => algorithm == Sm4,
             Self::AuditSigning | Self::PlatformSigning => algorithm == Sm2,
             Self::EsscIssuing => matches!(algorithm, Sm2 | HmacSm3),

@@ -1,23 +1,25 @@
-//! Dual control (双人控制): key import by components and key destruction
-//! wait for a second security administrator. The requester cannot approve;
-//! an approval expires after a day. What waits is sealed by the barrier:
-//! the combined key of an import, never its components.
+//! Dual control (双人控制): key import, the creation of an exportable key,
+//! a change of usage, export and destruction wait for a second security
+//! administrator. The requester cannot approve; an approval expires after a
+//! day. What waits is sealed by the barrier: the combined key of an import,
+//! never its components.
 
-use serde::{Deserialize, Serialize};
-use sscard_gm::{components, kcv, random, BlockKey};
+use serde::Serialize;
+use sscard_gm::random;
 use zeroize::Zeroizing;
 
-use super::keys::block_algorithm;
-use super::{ops, KeyView, NewKey, Platform, Session};
+use super::{ops, KeyView, Platform, Session};
 use crate::audit::AuditEntry;
-use crate::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage, Transition};
+use crate::key::{KeyName, Transition};
 use crate::store::{ApprovalRecord, Write};
 use crate::{now_ms, Error, Result};
 
 /// How long a request waits for its approval.
 pub const APPROVAL_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-const IMPORT: &str = "key.import";
+pub(super) const IMPORT: &str = "key.import";
+pub(super) const CREATE_EXPORTABLE: &str = "key.create-exportable";
+pub(super) const SET_USAGE: &str = "key.set-usage";
 const DESTROY: &str = "key.destroy";
 const EXPORT: &str = "key.export";
 
@@ -71,120 +73,11 @@ pub struct ApprovalStatus {
     pub result: Option<String>,
 }
 
-/// The sealed parameters of an import.
-#[derive(Serialize, Deserialize)]
-struct ImportPayload {
-    name: String,
-    algorithm: KeyAlgorithm,
-    usage: KeyUsage,
-    level: KeyLevel,
-    region: Option<String>,
-    exportable: bool,
-    rotate_every_ms: i64,
-    #[serde(default)]
-    activate_ms: i64,
-    #[serde(default)]
-    expire_ms: i64,
-    material: Zeroizing<String>,
-}
-
-fn payload_aad(id: &str) -> String {
+pub(super) fn payload_aad(id: &str) -> String {
     format!("approval/{id}")
 }
 
 impl Platform {
-    /// Checks each custodian's component against its check value (3, 4 or 8
-    /// bytes), combines them by XOR, and files the import for approval.
-    /// Components are neither stored nor logged; only their positions are.
-    pub async fn import_key(
-        &self,
-        session: &Session,
-        new: &NewKey,
-        parts: &[(Zeroizing<Vec<u8>>, Vec<u8>)],
-    ) -> Result<PendingApproval> {
-        self.authorize(session, &ops::KEY_MANAGE).await?;
-        let who = session.operator.as_str();
-        let name = self.check_new_key(session, new, IMPORT).await?;
-        let refuse = |reason: &str| AuditEntry::refused(who, IMPORT, name.as_str(), reason);
-        let Some(block) = block_algorithm(new.algorithm) else {
-            let e = Error::Invalid("components are imported for sm4 and 3des keys".into());
-            return Err(self.refuse(refuse("not a block key"), e).await);
-        };
-        if !(2..=3).contains(&parts.len()) {
-            let e = Error::Invalid("an import takes 2 or 3 components".into());
-            return Err(self.refuse(refuse("component count"), e).await);
-        }
-        for (index, (component, check)) in parts.iter().enumerate() {
-            let ok = matches!(check.len(), 3 | 4 | 8)
-                && BlockKey::new(block, component).is_ok_and(|key| kcv::check(&key, check).is_ok());
-            if !ok {
-                let position = index + 1;
-                let entry = refuse("component check value mismatch")
-                    .with("component", position.to_string());
-                return Err(self
-                    .refuse(entry, Error::KcvMismatch { index: position })
-                    .await);
-            }
-        }
-        let slices: Vec<&[u8]> = parts.iter().map(|(c, _)| c.as_slice()).collect();
-        let combined = components::combine(block, &slices)?;
-        let check = hex::encode(kcv::kcv(&combined, kcv::default_len(block))?);
-        self.file_import(session, &name, new, combined.expose_secret(), check)
-            .await
-    }
-
-    /// Files the import of a key from an export file wrapped under a KEK this
-    /// platform holds; like an import by components it needs an approval.
-    pub async fn import_wrapped(&self, session: &Session, file: &[u8]) -> Result<PendingApproval> {
-        self.authorize(session, &ops::KEY_MANAGE).await?;
-        let (new, material, check) = match self.unwrap_export(session, file).await {
-            Ok(opened) => opened,
-            Err(e) => {
-                let entry = AuditEntry::refused(
-                    session.operator.as_str(),
-                    IMPORT,
-                    "wrapped",
-                    &e.to_string(),
-                );
-                return Err(self.refuse(entry, e).await);
-            }
-        };
-        let name = self.check_new_key(session, &new, IMPORT).await?;
-        self.file_import(session, &name, &new, &material, check)
-            .await
-    }
-
-    /// Files the import of `material` as key `name` for approval; only this
-    /// sealed payload waits, never the parts it was made from.
-    async fn file_import(
-        &self,
-        session: &Session,
-        name: &KeyName,
-        new: &NewKey,
-        material: &[u8],
-        check: String,
-    ) -> Result<PendingApproval> {
-        let payload = ImportPayload {
-            name: name.to_string(),
-            algorithm: new.algorithm,
-            usage: new.usage,
-            level: new.level,
-            region: new.region.clone(),
-            exportable: new.exportable,
-            rotate_every_ms: new.rotate_every_ms,
-            activate_ms: new.activate_ms,
-            expire_ms: new.expire_ms,
-            material: Zeroizing::new(hex::encode(material)),
-        };
-        let id = self
-            .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
-            .await?;
-        Ok(PendingApproval {
-            approval: id,
-            kcv: Some(check),
-        })
-    }
-
     /// Files the destruction of a key for approval. Only a key that is not in
     /// use (pre-active, deactivated or compromised) can be destroyed.
     pub async fn request_destroy(&self, session: &Session, name: &str) -> Result<PendingApproval> {
@@ -270,7 +163,7 @@ impl Platform {
         })
     }
 
-    async fn file_approval<T: Serialize>(
+    pub(super) async fn file_approval<T: Serialize>(
         &self,
         session: &Session,
         action: &str,
@@ -381,28 +274,18 @@ impl Platform {
         let target = KeyName::parse(&approval.target)?;
         let mut writes = match approval.action.as_str() {
             IMPORT => {
-                let p: ImportPayload = serde_json::from_slice(&payload)
-                    .map_err(|_| Error::Integrity("approval payload".into()))?;
-                let material = Zeroizing::new(
-                    hex::decode(p.material.as_str())
-                        .map_err(|_| Error::Integrity("approval payload".into()))?,
-                );
-                let new = NewKey {
-                    name: p.name,
-                    algorithm: p.algorithm,
-                    usage: p.usage,
-                    level: p.level,
-                    region: p.region,
-                    exportable: p.exportable,
-                    rotate_every_ms: p.rotate_every_ms,
-                    activate_ms: p.activate_ms,
-                    expire_ms: p.expire_ms,
-                };
-                if self.store.get_key(&target).await?.is_some() {
-                    return Err(Error::Conflict(format!("key {target}")));
-                }
-                let (writes, check) = self.new_key_writes(&target, &new, &material)?;
+                let (writes, check) = self.approved_import(&target, &payload).await?;
                 entry = entry.with("version", "1").with("kcv", check);
+                writes
+            }
+            CREATE_EXPORTABLE => {
+                let (writes, check) = self.approved_create(&target, &payload).await?;
+                entry = entry.with("version", "1").with("kcv", check);
+                writes
+            }
+            SET_USAGE => {
+                let (writes, from, to) = self.approved_usage(&target, &payload).await?;
+                entry = entry.with("from", from).with("to", to);
                 writes
             }
             DESTROY => {

@@ -9,9 +9,15 @@
 //! "recipient", "iv", "ciphertext"}`; for `kek`, the AAD is the canonical JSON
 //! of the fields from `format` to `kcv`; for `sm2`, `ciphertext` is GM/T 0009
 //! DER and `recipient` the first 8 bytes of SM3 over the recipient's SPKI.
+//!
+//! Both forms import into a platform that holds the unwrapping key: the KEK,
+//! or an SM2 key pair of usage `kek` whose public key the sender used. An SM2
+//! envelope binds no metadata (the recipient may be an HSM that takes the
+//! bare key), so on import the KCV binds the material and the second
+//! administrator who approves checks the name, usage and region.
 
 use serde::{Deserialize, Serialize};
-use sscard_gm::sm2::{self, CiphertextFormat, Sm2PublicKey};
+use sscard_gm::sm2::{self, CiphertextFormat, Sm2PrivateKey, Sm2PublicKey};
 use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt, GCM_IV_LEN};
 use sscard_gm::{random, Sm4Key};
 use zeroize::Zeroizing;
@@ -56,6 +62,7 @@ struct WrappedFile {
     kcv: String,
     wrapping: String,
     kek: Option<String>,
+    recipient: Option<String>,
     iv: Option<String>,
     ciphertext: String,
 }
@@ -135,13 +142,12 @@ impl Platform {
             }
             ExportTarget::Recipient(pem) => {
                 let public = Sm2PublicKey::from_pem_or_der(pem.as_bytes())?;
-                let fingerprint = sscard_gm::sm3::digest(&public.to_spki_der()?);
                 Wrapped {
                     metadata,
                     wrapping: "sm2",
                     kek: None,
                     kek_kcv: None,
-                    recipient: Some(hex::encode(fingerprint.get(..8).unwrap_or_default())),
+                    recipient: Some(recipient_id(&public)?),
                     iv: None,
                     ciphertext: hex::encode(sm2::encrypt(
                         &public,
@@ -167,38 +173,15 @@ impl Platform {
     ) -> Result<(NewKey, Zeroizing<Vec<u8>>, String)> {
         let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
         let f: WrappedFile = serde_json::from_slice(file).map_err(|e| bad(&e.to_string()))?;
-        if f.format != "sscard-wrapped-key/1" || f.wrapping != "kek" {
-            return Err(bad(
-                "only sscard-wrapped-key/1 files wrapped under a KEK are imported",
-            ));
-        }
-        let kek_name = KeyName::parse(f.kek.as_deref().ok_or_else(|| bad("no kek"))?)?;
-        let (kek, _, kek_material) = self
-            .use_version(session, &kek_name, None, UseKind::Process, "unwrap")
-            .await?;
-        if kek.usage != KeyUsage::Kek || kek.algorithm != KeyAlgorithm::Sm4 {
-            return Err(Error::Invalid(format!(
-                "{kek_name} is not an SM4 key of usage kek"
-            )));
+        if f.format != "sscard-wrapped-key/1" {
+            return Err(bad("the format is not sscard-wrapped-key/1"));
         }
         let level = KeyLevel::parse(&f.level).ok_or_else(|| bad("level"))?;
-        let metadata = Metadata {
-            format: "sscard-wrapped-key/1",
-            name: &f.name,
-            algorithm: f.algorithm,
-            usage: f.usage,
-            level: level.as_str(),
-            region: &f.region,
-            version: f.version,
-            kcv: &f.kcv,
+        let material = match f.wrapping.as_str() {
+            "kek" => self.unwrap_under_kek(session, &f, level).await?,
+            "sm2" => self.open_envelope(session, &f).await?,
+            _ => return Err(bad("wrapping is neither kek nor sm2")),
         };
-        let aad = serde_json::to_vec(&metadata).map_err(|e| Error::Invalid(e.to_string()))?;
-        let iv = hex::decode(f.iv.as_deref().unwrap_or_default()).map_err(|_| bad("iv"))?;
-        let sealed = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
-        let material = Zeroizing::new(
-            gcm_decrypt(&Sm4Key::from_slice(&kek_material)?, &iv, &aad, &sealed)
-                .map_err(|_| bad("it does not open under this KEK, or its metadata was changed"))?,
-        );
         let new = NewKey {
             name: f.name.clone(),
             algorithm: f.algorithm,
@@ -216,4 +199,87 @@ impl Platform {
         }
         Ok((new, material, check))
     }
+
+    /// Opens the ciphertext of a file wrapped under a KEK of this platform,
+    /// checking the metadata bound as AAD.
+    async fn unwrap_under_kek(
+        &self,
+        session: &Session,
+        f: &WrappedFile,
+        level: KeyLevel,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
+        let kek_name = KeyName::parse(f.kek.as_deref().ok_or_else(|| bad("no kek"))?)?;
+        let (kek, _, kek_material) = self
+            .use_version(session, &kek_name, None, UseKind::Process, "unwrap")
+            .await?;
+        if kek.usage != KeyUsage::Kek || kek.algorithm != KeyAlgorithm::Sm4 {
+            return Err(Error::Invalid(format!(
+                "{kek_name} is not an SM4 key of usage kek"
+            )));
+        }
+        let metadata = Metadata {
+            format: "sscard-wrapped-key/1",
+            name: &f.name,
+            algorithm: f.algorithm,
+            usage: f.usage,
+            level: level.as_str(),
+            region: &f.region,
+            version: f.version,
+            kcv: &f.kcv,
+        };
+        let aad = serde_json::to_vec(&metadata).map_err(|e| Error::Invalid(e.to_string()))?;
+        let iv = hex::decode(f.iv.as_deref().unwrap_or_default()).map_err(|_| bad("iv"))?;
+        let sealed = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
+        let material = gcm_decrypt(&Sm4Key::from_slice(&kek_material)?, &iv, &aad, &sealed)
+            .map_err(|_| bad("it does not open under this KEK, or its metadata was changed"))?;
+        Ok(Zeroizing::new(material))
+    }
+
+    /// Opens an SM2 envelope addressed to one of this platform's SM2 keys of
+    /// usage `kek`, found by the recipient id of the file.
+    async fn open_envelope(
+        &self,
+        session: &Session,
+        f: &WrappedFile,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
+        let recipient = f.recipient.as_deref().ok_or_else(|| bad("no recipient"))?;
+        let ciphertext = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
+        for key in self.store.list_keys().await? {
+            if key.usage != KeyUsage::Kek || key.algorithm != KeyAlgorithm::Sm2 {
+                continue;
+            }
+            for version in self.store.key_versions(&key.name).await? {
+                if version.version < key.min_version || version.material.is_empty() {
+                    continue;
+                }
+                let (_, _, material) = self
+                    .use_version(
+                        session,
+                        &key.name,
+                        Some(version.version),
+                        UseKind::Process,
+                        "unwrap",
+                    )
+                    .await?;
+                let private = Sm2PrivateKey::from_pkcs8_der(&material)?;
+                if recipient_id(&private.public_key())? != recipient {
+                    continue;
+                }
+                return sm2::decrypt(&private, &ciphertext, CiphertextFormat::Der)
+                    .map_err(|_| bad("the envelope does not open under this platform's key"));
+            }
+        }
+        Err(bad(
+            "it is addressed to no SM2 key of usage kek of this platform",
+        ))
+    }
+}
+
+/// The recipient id of an SM2 envelope: the first 8 bytes of SM3 over the
+/// recipient's SPKI DER, hex.
+fn recipient_id(public: &Sm2PublicKey) -> Result<String> {
+    let fingerprint = sscard_gm::sm3::digest(&public.to_spki_der()?);
+    Ok(hex::encode(fingerprint.get(..8).unwrap_or_default()))
 }

@@ -3,7 +3,7 @@
 //! (`sscard:v<N>:<hex of iv ‖ SM4-GCM ciphertext ‖ tag>`). Every operation is
 //! audited with the key's name, version and check value, never the key.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sscard_gm::sm2::Sm2PrivateKey;
 use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt, GCM_IV_LEN};
 use sscard_gm::{kcv, random, BlockAlgorithm, BlockKey, Sm4Key};
@@ -19,7 +19,7 @@ use crate::store::Write;
 use crate::{now_ms, Error, Result};
 
 /// What to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewKey {
     /// Name.
     pub name: String,
@@ -37,8 +37,10 @@ pub struct NewKey {
     pub rotate_every_ms: i64,
     /// Comes into use at this time (ms since the epoch); until then it is
     /// pre-active. 0 for at once.
+    #[serde(default)]
     pub activate_ms: i64,
     /// Stops protecting at this time (ms) and is deactivated; 0 for never.
+    #[serde(default)]
     pub expire_ms: i64,
 }
 
@@ -85,7 +87,7 @@ pub struct KeyVersionView {
 }
 
 /// Fresh material of `algorithm` and its check value.
-fn new_material(algorithm: KeyAlgorithm) -> Result<(Zeroizing<Vec<u8>>, String)> {
+pub(super) fn new_material(algorithm: KeyAlgorithm) -> Result<(Zeroizing<Vec<u8>>, String)> {
     let material = match algorithm {
         KeyAlgorithm::Sm2 => Sm2PrivateKey::generate()?.to_pkcs8_der()?,
         other => random::bytes(other.secret_len())?,
@@ -161,6 +163,18 @@ impl Platform {
     /// never leaves in clear.
     pub async fn create_key(&self, session: &Session, new: &NewKey) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
+        if new.exportable {
+            let entry = AuditEntry::refused(
+                session.operator.as_str(),
+                "key.create",
+                &new.name,
+                "exportable needs approval",
+            );
+            let e = Error::Refused(
+                "an exportable key needs a second administrator: request it for approval".into(),
+            );
+            return Err(self.refuse(entry, e).await);
+        }
         let name = self.check_new_key(session, new, "key.create").await?;
         let (material, _) = new_material(new.algorithm)?;
         let (writes, check) = self.new_key_writes(&name, new, &material)?;
@@ -307,6 +321,39 @@ impl Platform {
     pub async fn show_key(&self, session: &Session, name: &str) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         self.view(&KeyName::parse(name)?).await
+    }
+
+    /// The public key (SPKI PEM) of the newest version of an SM2 key: what a
+    /// sender envelopes keys to, or a verifier checks signatures with.
+    pub async fn public_key(&self, session: &Session, name: &str) -> Result<String> {
+        self.authorize(session, &ops::KEY_MANAGE).await?;
+        let name = KeyName::parse(name)?;
+        let key = self.key(&name).await?;
+        if key.algorithm != KeyAlgorithm::Sm2 {
+            return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
+        }
+        let version = self
+            .store
+            .key_versions(&name)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::NotFound(format!("key {name} version")))?;
+        if version.material.is_empty() {
+            return Err(Error::KeyState {
+                name: name.to_string(),
+                state: key.state.as_str(),
+                action: "public key",
+            });
+        }
+        let material = self
+            .open_secret(
+                &KeyVersionRecord::aad(&name, version.version),
+                &version.material,
+            )
+            .await?;
+        Ok(Sm2PrivateKey::from_pkcs8_der(&material)?
+            .public_key()
+            .to_spki_pem()?)
     }
 
     /// Adds a version; new protection uses it, older versions still process

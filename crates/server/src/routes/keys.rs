@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-use sscard_core::platform::{ExportTarget, KeyView, NewKey, Platform};
+use sscard_core::platform::{ExportTarget, KeyView, NewKey, PendingApproval, Platform};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
@@ -53,20 +54,81 @@ fn parse<T>(what: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Resul
     parse(value).ok_or_else(|| ApiError(Error::Invalid(format!("unknown {what} {value:?}"))))
 }
 
-/// Creates a key inside the platform.
+/// Creates a key inside the platform (201). An exportable key waits for a
+/// second security administrator instead (202 with the approval id).
 #[utoipa::path(post, path = "/v1/keys", request_body = CreateRequest, security(("bearer" = [])),
-    responses((status = 201, body = Object), (status = 400, body = crate::error::ErrorBody),
+    responses((status = 201, body = Object), (status = 202, body = PendingBody),
+              (status = 400, body = crate::error::ErrorBody),
               (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
     Body(req): Body<CreateRequest>,
-) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+) -> Result<Response, ApiError> {
     let new = new_key(req)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(platform.create_key(&session, &new).await?),
+    if new.exportable {
+        let pending = platform.request_create_exportable(&session, &new).await?;
+        return Ok(accepted(pending).into_response());
+    }
+    let view = platform.create_key(&session, &new).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// `POST /v1/keys/{name}/usage`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UsageRequest {
+    /// The new usage name.
+    pub usage: String,
+}
+
+/// Requests a change of a key's usage; completes on approval.
+#[utoipa::path(post, path = "/v1/keys/{name}/usage", request_body = UsageRequest, security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 202, body = PendingBody), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn usage(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<UsageRequest>,
+) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
+    let usage = parse("usage", &req.usage, KeyUsage::parse)?;
+    Ok(accepted(
+        platform
+            .request_usage_change(&session, &name, usage)
+            .await?,
     ))
+}
+
+/// A public key, PEM.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicKeyBody {
+    /// SPKI PEM.
+    pub pem: String,
+}
+
+/// The public key of the newest version of an SM2 key.
+#[utoipa::path(get, path = "/v1/keys/{name}/public", security(("bearer" = [])),
+    params(("name" = String, Path, description = "key name")),
+    responses((status = 200, body = PublicKeyBody), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn public(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<PublicKeyBody>, ApiError> {
+    Ok(Json(PublicKeyBody {
+        pem: platform.public_key(&session, &name).await?,
+    }))
+}
+
+/// The answer to a request filed for approval.
+fn accepted(pending: PendingApproval) -> (StatusCode, Json<PendingBody>) {
+    (
+        StatusCode::ACCEPTED,
+        Json(PendingBody {
+            approval: pending.approval,
+            kcv: pending.kcv,
+        }),
+    )
 }
 
 /// One custodian's component.
@@ -139,13 +201,7 @@ pub async fn import(
     let pending = platform
         .import_key(&session, &new_key(req.key)?, &parts)
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(PendingBody {
-            approval: pending.approval,
-            kcv: pending.kcv,
-        }),
-    ))
+    Ok(accepted(pending))
 }
 
 /// Requests the destruction of a key not in use; completes on approval.
@@ -156,14 +212,7 @@ pub async fn destroy(
     Caller(session): Caller,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
-    let pending = platform.request_destroy(&session, &name).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(PendingBody {
-            approval: pending.approval,
-            kcv: pending.kcv,
-        }),
-    ))
+    Ok(accepted(platform.request_destroy(&session, &name).await?))
 }
 
 /// Every key with the check value of each version.
@@ -279,13 +328,8 @@ pub async fn export(
             )))
         }
     };
-    let pending = platform.request_export(&session, &name, &target).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(PendingBody {
-            approval: pending.approval,
-            kcv: pending.kcv,
-        }),
+    Ok(accepted(
+        platform.request_export(&session, &name, &target).await?,
     ))
 }
 
@@ -305,14 +349,9 @@ pub async fn import_wrapped(
     Caller(session): Caller,
     Body(req): Body<ImportWrappedRequest>,
 ) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
-    let pending = platform
-        .import_wrapped(&session, req.file.as_bytes())
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(PendingBody {
-            approval: pending.approval,
-            kcv: pending.kcv,
-        }),
+    Ok(accepted(
+        platform
+            .import_wrapped(&session, req.file.as_bytes())
+            .await?,
     ))
 }
