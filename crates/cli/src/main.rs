@@ -46,6 +46,8 @@ enum Command {
     Unseal(admin::seal::UnsealArgs),
     /// Seal the server (security administrator).
     Seal(admin::seal::SealArgs),
+    /// The barrier's keyring: rotate, and rewrap stored secrets to the newest term.
+    Sys(admin::sys::SysArgs),
     /// Log in; prints a token for SSCARD_TOKEN.
     Login(admin::login::LoginArgs),
     /// Operator accounts and roles.
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         }
         Command::Unseal(args) => admin::seal::unseal(args),
         Command::Seal(args) => admin::seal::seal(args),
+        Command::Sys(args) => admin::sys::run(args),
         Command::Login(args) => admin::login::run(args),
         Command::Operator(args) => admin::operator::run(args),
         Command::Audit(args) => admin::audit::run(args),

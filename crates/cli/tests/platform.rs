@@ -1727,3 +1727,54 @@ fn export_needs_exportable_and_approval_and_opens_to_the_key() {
     let shown = ok_text(on_third(&t1, &["key", "show", "portable"]));
     assert!(shown.contains("usage: data-master"), "{shown}");
 }
+
+/// `sys rotate` adds a keyring term; `sys rewrap` reseals every stored secret
+/// under it in batches, and running it again finds nothing left.
+#[test]
+fn keyring_rotation_and_rewrap_through_the_commands() {
+    let d = scratch("rewrap");
+    let server = Server::dev(&d, &[]);
+    let token = server.login("security");
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", server.addr.as_str(), "--token", token.as_str()]);
+        common::sscard_stdin(&all, stdin)
+    };
+    ok(run(
+        &[
+            "key", "create", "--name", "records", "--alg", "sm4", "--usage", "encrypt", "--region",
+            "330300",
+        ],
+        b"",
+    ));
+    let sealed = ok_text(run(&["key", "encrypt", "records"], b"kept"));
+    assert_eq!(ok_text(run(&["sys", "rotate"], b"")), "term: 2");
+    let out = ok_text(run(&["sys", "rewrap", "--batch", "2"], b""));
+    let resealed: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("resealed: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The key version, the audit keys and the dev operators' passwords.
+    assert!(resealed >= 7, "{out}");
+    assert!(out.starts_with("term: 2"), "{out}");
+    assert_eq!(
+        ok_text(run(&["sys", "rewrap"], b"")),
+        "term: 2\nresealed: 0"
+    );
+    assert_eq!(
+        ok(run(&["key", "decrypt", "records"], sealed.as_bytes())),
+        b"kept"
+    );
+    let auditor = server.login("audit");
+    let log = ok_text(common::sscard(&[
+        "audit",
+        "list",
+        "--addr",
+        &server.addr,
+        "--token",
+        &auditor,
+    ]));
+    assert!(log.contains("sys.rewrap"), "{log}");
+}

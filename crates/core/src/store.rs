@@ -55,6 +55,31 @@ pub enum Write {
     },
     /// Creates or replaces an approval.
     PutApproval(ApprovalRecord),
+    /// Replaces a sealed value with the same value sealed under a newer
+    /// keyring term, only if it still holds `expected` (a value changed or
+    /// erased meanwhile is left as it is).
+    Reseal {
+        /// Where the value is.
+        slot: SealedSlot,
+        /// The value as read.
+        expected: Vec<u8>,
+        /// The value sealed under the newest term.
+        value: Vec<u8>,
+    },
+}
+
+/// A place in storage that holds a barrier-sealed value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealedSlot {
+    /// A platform-wide value (`meta`).
+    Meta(String),
+    /// An operator's password hash.
+    OperatorPassword(OperatorName),
+    /// The material of one key version.
+    KeyVersion(KeyName, i64),
+    /// The parameters of an approval.
+    ApprovalPayload(String),
 }
 
 /// An operation waiting for a second security administrator.

@@ -30,7 +30,7 @@ use crate::error::ErrorBody;
 #[openapi(
     info(title = "sscard platform API", description = "Security platform of the social security card One-Card system"),
     paths(
-        routes::sys::health, routes::sys::unseal, routes::sys::seal, routes::sys::rotate,
+        routes::sys::health, routes::sys::unseal, routes::sys::seal, routes::sys::rotate, routes::sys::rewrap,
         routes::auth::login, routes::auth::password,
         routes::operators::list, routes::operators::add, routes::operators::disable, routes::operators::grant,
         routes::audit::list, routes::audit::export, routes::audit::verify, routes::audit::public_key,
@@ -73,6 +73,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/sys/unseal", post(routes::sys::unseal))
         .route("/v1/sys/seal", post(routes::sys::seal))
         .route("/v1/sys/rotate", post(routes::sys::rotate))
+        .route("/v1/sys/rewrap", post(routes::sys::rewrap))
         .route("/v1/auth/login", post(routes::auth::login))
         .route("/v1/auth/password", post(routes::auth::password))
         .route(

@@ -7,7 +7,7 @@ use sscard_core::key::{
     KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord,
 };
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
-use sscard_core::store::{ApprovalRecord, Write};
+use sscard_core::store::{ApprovalRecord, SealedSlot, Write};
 use sscard_core::{now_ms, Error, Result, Role};
 
 use crate::storage;
@@ -337,6 +337,43 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;
+        }
+        Write::Reseal {
+            slot,
+            expected,
+            value,
+        } => {
+            // Compare-and-swap: no row matches when the value changed meanwhile.
+            let query = match &slot {
+                SealedSlot::Meta(key) => {
+                    sqlx::query("UPDATE meta SET value = $1 WHERE value = $2 AND key = $3")
+                        .bind(value)
+                        .bind(expected)
+                        .bind(key.clone())
+                }
+                SealedSlot::OperatorPassword(name) => sqlx::query(
+                    "UPDATE operators SET password = $1 WHERE password = $2 AND name = $3",
+                )
+                .bind(value)
+                .bind(expected)
+                .bind(name.as_str().to_string()),
+                SealedSlot::KeyVersion(name, version) => sqlx::query(
+                    "UPDATE key_versions SET material = $1 \
+                     WHERE material = $2 AND name = $3 AND version = $4",
+                )
+                .bind(value)
+                .bind(expected)
+                .bind(name.as_str().to_string())
+                .bind(*version),
+                SealedSlot::ApprovalPayload(id) => {
+                    sqlx::query("UPDATE approvals SET payload = $1 WHERE payload = $2 AND id = $3")
+                        .bind(value)
+                        .bind(expected)
+                        .bind(id.clone())
+                }
+                _ => return Err(Error::Integrity("unknown sealed slot".into())),
+            };
+            query.execute(&mut **tx).await.map_err(storage)?;
         }
         Write::SetKeyUsage { name, usage } => {
             let done = sqlx::query("UPDATE keys SET usage = $1 WHERE name = $2")

@@ -450,6 +450,126 @@ async fn a_rotation_on_one_node_is_seen_by_another(f: Fixture) {
     assert_eq!(node_b.rotate_keyring(&session_b).await.unwrap(), 3);
 }
 
+/// After a keyring rotation, rewrap seals every stored secret under the new
+/// term in batches; everything still opens, and a value that changed since
+/// it was read is left as it is.
+async fn rewrap_reseals_every_stored_secret_under_the_newest_term(f: Fixture) {
+    use sscard_core::barrier::Keyring;
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage};
+    use sscard_core::platform::NewKey;
+    use sscard_core::store::{SealedSlot, Write};
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let officer = security_officer(&platform, &out).await;
+    let new = |name: &str| NewKey {
+        name: name.into(),
+        algorithm: KeyAlgorithm::Sm4,
+        usage: KeyUsage::Encrypt,
+        level: KeyLevel::City,
+        region: Some("330300".into()),
+        exportable: false,
+        rotate_every_ms: 0,
+        activate_ms: 0,
+        expire_ms: 0,
+    };
+    for name in ["a", "b", "c"] {
+        platform.create_key(&officer, &new(name)).await.unwrap();
+    }
+    platform.rotate_key(&officer, "a").await.unwrap();
+    let sealed = platform.encrypt(&officer, "a", b"before").await.unwrap();
+    let pending = platform
+        .request_create_exportable(&officer, &new("later"))
+        .await
+        .unwrap();
+    assert_eq!(platform.rotate_keyring(&officer).await.unwrap(), 2);
+
+    let terms = || async {
+        let mut terms = Vec::new();
+        for key in store.list_keys().await.unwrap() {
+            for v in store.key_versions(&key.name).await.unwrap() {
+                terms.push(Keyring::term_of(&v.material).unwrap());
+            }
+        }
+        for op in store.list_operators().await.unwrap() {
+            terms.push(Keyring::term_of(&op.password).unwrap());
+        }
+        for a in store.list_approvals("pending").await.unwrap() {
+            terms.push(Keyring::term_of(&a.payload).unwrap());
+        }
+        terms
+    };
+    assert!(terms().await.iter().all(|t| *t == 1));
+    let first = platform.rewrap_stored(&officer, 3).await.unwrap();
+    assert_eq!((first.term, first.resealed), (2, 3));
+    // 4 key versions, the operators, 1 approval and 2 audit keys.
+    let total = 4 + out.operators.len() + 1 + 2;
+    assert_eq!(first.remaining, total - 3);
+    let rest = platform.rewrap_stored(&officer, 1000).await.unwrap();
+    assert_eq!((rest.resealed, rest.remaining), (total - 3, 0));
+    assert!(terms().await.iter().all(|t| *t == 2));
+    assert_eq!(
+        platform
+            .rewrap_stored(&officer, 1000)
+            .await
+            .unwrap()
+            .resealed,
+        0
+    );
+
+    // Everything opens as before, on this node and on a fresh one.
+    assert_eq!(
+        platform
+            .decrypt(&officer, "a", &sealed)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"before"
+    );
+    let fresh = Platform::new(Arc::clone(&store));
+    fresh
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    let (_, security) = &out.operators[1];
+    let token = fresh
+        .login(&security.user, "officer passphrase 1")
+        .await
+        .unwrap()
+        .token;
+    let session = fresh.authenticate(&token).await.unwrap();
+    assert_eq!(
+        fresh
+            .decrypt(&session, "a", &sealed)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"before"
+    );
+    assert_eq!(
+        platform
+            .approval_status(&officer, &pending.approval)
+            .await
+            .unwrap()
+            .state,
+        "pending"
+    );
+
+    // A reseal whose value changed since it was read does nothing.
+    let name = KeyName::parse("b").unwrap();
+    let before = store.key_versions(&name).await.unwrap();
+    store
+        .commit(
+            vec![Write::Reseal {
+                slot: SealedSlot::KeyVersion(name.clone(), 1),
+                expected: b"not what is stored".to_vec(),
+                value: b"would clobber".to_vec(),
+            }],
+            sscard_core::audit::AuditEntry::ok("test", "sys.rewrap", "b"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.key_versions(&name).await.unwrap(), before);
+}
+
 /// Checkpoints are signed with the platform's audit key, every N records and
 /// when records have waited; the chain with its signatures verifies.
 async fn checkpoints_are_signed_and_verify(f: Fixture) {
@@ -1153,4 +1273,5 @@ suite!(
     scheduled_rotation,
     activation_and_expiry_dates,
     dual_control_import_export_destroy,
+    rewrap_reseals_every_stored_secret_under_the_newest_term,
 );

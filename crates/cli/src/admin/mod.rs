@@ -6,3 +6,4 @@ pub mod key;
 pub mod login;
 pub mod operator;
 pub mod seal;
+pub mod sys;

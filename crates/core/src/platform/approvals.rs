@@ -267,6 +267,8 @@ impl Platform {
             .await?;
         approval.state = "approved".into();
         approval.decided_by = who.into();
+        // A decided request keeps no sealed copy of what it carried.
+        approval.payload = Vec::new();
         let mut entry = AuditEntry::ok(who, "approval.approve", &approval.target)
             .with("approval", id)
             .with("action", approval.action.clone())
@@ -336,6 +338,7 @@ impl Platform {
         let mut approval = self.open_approval(session, id, "approval.deny").await?;
         approval.state = "denied".into();
         approval.decided_by = session.operator.to_string();
+        approval.payload = Vec::new();
         let entry = AuditEntry::ok(session.operator.as_str(), "approval.deny", &approval.target)
             .with("approval", id)
             .with("action", approval.action.clone());

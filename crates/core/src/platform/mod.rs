@@ -12,6 +12,7 @@ mod init;
 mod keys;
 mod operators;
 mod policy;
+mod rewrap;
 mod schedule;
 mod transit;
 mod unseal;
@@ -37,6 +38,7 @@ pub use export::ExportTarget;
 pub use init::{InitOptions, InitOutput, NewOperator};
 pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;
+pub use rewrap::RewrapProgress;
 pub use transit::DataKey;
 pub use unseal::{Health, UnsealProgress};
 

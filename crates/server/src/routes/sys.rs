@@ -1,4 +1,4 @@
-//! `/v1/sys/…`: health, unseal, seal, keyring rotation.
+//! `/v1/sys/…`: health, unseal, seal, keyring rotation and rewrap.
 
 use std::sync::Arc;
 
@@ -94,5 +94,46 @@ pub async fn rotate(
 ) -> Result<Json<RotateBody>, ApiError> {
     Ok(Json(RotateBody {
         term: platform.rotate_keyring(&session).await?,
+    }))
+}
+
+/// `POST /v1/sys/rewrap`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RewrapRequest {
+    /// Values to reseal in this call (1 to 10000, default 500).
+    pub limit: Option<usize>,
+}
+
+/// How far the rewrap has come.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RewrapBody {
+    /// The term values are sealed under now.
+    pub term: u32,
+    /// Values resealed by this call.
+    pub resealed: usize,
+    /// Values still sealed under an older term; call again until 0.
+    pub remaining: usize,
+}
+
+/// Reseals stored values of older keyring terms under the newest term, a
+/// batch per call (security administrator).
+#[utoipa::path(post, path = "/v1/sys/rewrap", request_body = RewrapRequest, security(("bearer" = [])),
+    responses((status = 200, body = RewrapBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn rewrap(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<RewrapRequest>,
+) -> Result<Json<RewrapBody>, ApiError> {
+    let limit = req.limit.unwrap_or(500);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError(sscard_core::Error::Invalid(
+            "limit is 1 to 10000".into(),
+        )));
+    }
+    let p = platform.rewrap_stored(&session, limit).await?;
+    Ok(Json(RewrapBody {
+        term: p.term,
+        resealed: p.resealed,
+        remaining: p.remaining,
     }))
 }
