@@ -17,6 +17,7 @@ mod name;
 pub mod operator;
 pub mod password;
 pub mod platform;
+pub mod provider;
 mod role;
 pub mod seal;
 pub mod store;

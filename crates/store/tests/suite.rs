@@ -570,6 +570,306 @@ async fn rewrap_reseals_every_stored_secret_under_the_newest_term(f: Fixture) {
     assert_eq!(store.key_versions(&name).await.unwrap(), before);
 }
 
+/// A provider that keeps keys the way an HSM does: each blob is the key
+/// under the device's own key (SM4-GCM), and every operation opens it inside
+/// the provider. If the platform used a blob as a key anywhere, the results
+/// below would not match what the clear keys compute.
+struct DeviceProvider {
+    device_key: sscard_core::provider::KeyBlob,
+}
+
+impl DeviceProvider {
+    const IV: [u8; 12] = [0x5a; 12];
+
+    fn new() -> Self {
+        Self {
+            device_key: sscard_core::provider::KeyBlob::from_bytes(zeroize::Zeroizing::new(
+                vec![0x42; 16],
+            )),
+        }
+    }
+
+    fn inner(&self) -> sscard_core::provider::SoftwareProvider {
+        sscard_core::provider::SoftwareProvider
+    }
+
+    /// The key inside a device blob.
+    fn clear(&self, blob: &sscard_core::provider::KeyBlob) -> sscard_core::provider::KeyBlob {
+        use sscard_core::provider::CryptoProvider;
+        sscard_core::provider::KeyBlob::from_bytes(
+            self.inner()
+                .open(&self.device_key, &Self::IV, b"device", blob.as_bytes())
+                .unwrap(),
+        )
+    }
+
+    fn to_device(
+        &self,
+        clear: &sscard_core::provider::KeyBlob,
+    ) -> sscard_core::Result<sscard_core::provider::KeyBlob> {
+        use sscard_core::provider::CryptoProvider;
+        Ok(sscard_core::provider::KeyBlob::from_bytes(
+            zeroize::Zeroizing::new(self.inner().seal(
+                &self.device_key,
+                &Self::IV,
+                b"device",
+                clear.as_bytes(),
+            )?),
+        ))
+    }
+}
+
+impl sscard_core::provider::CryptoProvider for DeviceProvider {
+    fn name(&self) -> &'static str {
+        "device"
+    }
+    fn generate(
+        &self,
+        algorithm: sscard_core::key::KeyAlgorithm,
+    ) -> sscard_core::Result<sscard_core::provider::KeyBlob> {
+        self.to_device(&self.inner().generate(algorithm)?)
+    }
+    fn import(
+        &self,
+        algorithm: sscard_core::key::KeyAlgorithm,
+        clear: &[u8],
+    ) -> sscard_core::Result<sscard_core::provider::KeyBlob> {
+        self.to_device(&self.inner().import(algorithm, clear)?)
+    }
+    fn check_value(
+        &self,
+        algorithm: sscard_core::key::KeyAlgorithm,
+        key: &sscard_core::provider::KeyBlob,
+    ) -> sscard_core::Result<String> {
+        self.inner().check_value(algorithm, &self.clear(key))
+    }
+    fn seal(
+        &self,
+        key: &sscard_core::provider::KeyBlob,
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> sscard_core::Result<Vec<u8>> {
+        self.inner().seal(&self.clear(key), iv, aad, plaintext)
+    }
+    fn open(
+        &self,
+        key: &sscard_core::provider::KeyBlob,
+        iv: &[u8],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> sscard_core::Result<zeroize::Zeroizing<Vec<u8>>> {
+        self.inner().open(&self.clear(key), iv, aad, sealed)
+    }
+    fn hmac(
+        &self,
+        key: &sscard_core::provider::KeyBlob,
+        data: &[u8],
+    ) -> sscard_core::Result<Vec<u8>> {
+        self.inner().hmac(&self.clear(key), data)
+    }
+    fn sign(
+        &self,
+        key: &sscard_core::provider::KeyBlob,
+        data: &[u8],
+    ) -> sscard_core::Result<Vec<u8>> {
+        self.inner().sign(&self.clear(key), data)
+    }
+    fn public_key(
+        &self,
+        key: &sscard_core::provider::KeyBlob,
+    ) -> sscard_core::Result<sscard_gm::sm2::Sm2PublicKey> {
+        self.inner().public_key(&self.clear(key))
+    }
+    fn card_compute(
+        &self,
+        algorithm: sscard_core::key::KeyAlgorithm,
+        master: &sscard_core::provider::KeyBlob,
+        factors: &[&[u8]],
+        operation: &sscard_core::platform::CardOperation,
+        data: &[u8],
+    ) -> sscard_core::Result<Vec<u8>> {
+        self.inner()
+            .card_compute(algorithm, &self.clear(master), factors, operation, data)
+    }
+    fn wrap(
+        &self,
+        kek: &sscard_core::provider::KeyBlob,
+        key: &sscard_core::provider::KeyBlob,
+        iv: &[u8],
+        aad: &[u8],
+    ) -> sscard_core::Result<Vec<u8>> {
+        self.inner()
+            .wrap(&self.clear(kek), &self.clear(key), iv, aad)
+    }
+    fn unwrap(
+        &self,
+        kek: &sscard_core::provider::KeyBlob,
+        algorithm: sscard_core::key::KeyAlgorithm,
+        iv: &[u8],
+        aad: &[u8],
+        wrapped: &[u8],
+    ) -> sscard_core::Result<sscard_core::provider::KeyBlob> {
+        self.to_device(
+            &self
+                .inner()
+                .unwrap(&self.clear(kek), algorithm, iv, aad, wrapped)?,
+        )
+    }
+    fn envelope(
+        &self,
+        key: &sscard_core::provider::KeyBlob,
+        to: &sscard_gm::sm2::Sm2PublicKey,
+    ) -> sscard_core::Result<Vec<u8>> {
+        self.inner().envelope(&self.clear(key), to)
+    }
+    fn open_envelope(
+        &self,
+        recipient: &sscard_core::provider::KeyBlob,
+        algorithm: sscard_core::key::KeyAlgorithm,
+        envelope: &[u8],
+    ) -> sscard_core::Result<sscard_core::provider::KeyBlob> {
+        self.to_device(
+            &self
+                .inner()
+                .open_envelope(&self.clear(recipient), algorithm, envelope)?,
+        )
+    }
+}
+
+/// Every key operation goes through the provider: with a device provider the
+/// platform stores only device blobs, and the answers are those of the clear
+/// keys inside them.
+async fn a_device_provider_holds_every_key(f: Fixture) {
+    use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage, KeyVersionRecord};
+    use sscard_core::platform::{CardOperation, NewKey};
+    let store = f.dyn_store();
+    let out = Platform::initialize(store.as_ref(), &InitOptions::standard(1, 1).unwrap())
+        .await
+        .unwrap();
+    let device = Arc::new(DeviceProvider::new());
+    let platform = Platform::new(Arc::clone(&store))
+        .with_provider(Arc::clone(&device) as Arc<dyn sscard_core::provider::CryptoProvider>);
+    platform
+        .unseal(out.shares[0].to_json().unwrap().as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(platform.provider().name(), "device");
+    let officer = security_officer(&platform, &out).await;
+    let key = |name: &str, algorithm, usage| NewKey {
+        name: name.into(),
+        algorithm,
+        usage,
+        level: KeyLevel::City,
+        region: Some("330300".into()),
+        exportable: false,
+        rotate_every_ms: 0,
+        activate_ms: 0,
+        expire_ms: 0,
+    };
+    for new in [
+        key("records", KeyAlgorithm::Sm4, KeyUsage::Encrypt),
+        key("tags", KeyAlgorithm::HmacSm3, KeyUsage::EsscIssuing),
+        key("publisher", KeyAlgorithm::Sm2, KeyUsage::PlatformSigning),
+        key("iauth", KeyAlgorithm::Sm4, KeyUsage::CardIauthMaster),
+    ] {
+        platform.create_key(&officer, &new).await.unwrap();
+    }
+    // What storage holds, once the barrier is opened, is the device blob;
+    // the test opens the barrier with the share, then the blob with the device.
+    let config: sscard_core::seal::SealConfig =
+        serde_json::from_slice(&store.get_meta("seal_config").await.unwrap().unwrap()).unwrap();
+    let root = seal::combine(&config, &out.shares[..1]).unwrap();
+    let keyring = sscard_core::barrier::Keyring::unwrap(
+        &root,
+        &store.get_meta("keyring").await.unwrap().unwrap(),
+    )
+    .unwrap();
+    let mut clear = std::collections::HashMap::new();
+    for name in ["records", "tags", "publisher", "iauth"] {
+        let name = KeyName::parse(name).unwrap();
+        let v = store.key_versions(&name).await.unwrap().remove(0);
+        let blob = sscard_core::provider::KeyBlob::from_bytes(
+            keyring
+                .open(&KeyVersionRecord::aad(&name, 1), &v.material)
+                .unwrap(),
+        );
+        let inside = device.clear(&blob);
+        assert_eq!(
+            blob.as_bytes().len(),
+            inside.as_bytes().len() + 16,
+            "a GCM tag longer"
+        );
+        assert_ne!(blob.as_bytes().get(..16), inside.as_bytes().get(..16));
+        clear.insert(name.to_string(), (inside, v.kcv));
+    }
+    let sm4 = |name: &str| sscard_gm::Sm4Key::from_slice(clear[name].0.as_bytes()).unwrap();
+    let block = |name: &str| {
+        sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, clear[name].0.as_bytes()).unwrap()
+    };
+    for name in ["records", "iauth"] {
+        assert_eq!(
+            clear[name].1,
+            hex::encode(sscard_gm::kcv::kcv(&block(name), 4).unwrap())
+        );
+    }
+
+    let sealed = platform.encrypt(&officer, "records", b"row").await.unwrap();
+    assert_eq!(
+        platform
+            .decrypt(&officer, "records", &sealed)
+            .await
+            .unwrap()
+            .as_slice(),
+        b"row"
+    );
+    let body = hex::decode(sealed.strip_prefix("sscard:v1:").unwrap()).unwrap();
+    let (iv, rest) = body.split_at(12);
+    assert_eq!(
+        sscard_gm::sm4::gcm_decrypt(&sm4("records"), iv, b"key/records", rest).unwrap(),
+        b"row"
+    );
+    let signature = platform.sign(&officer, "publisher", b"list").await.unwrap();
+    platform
+        .verify(
+            &officer,
+            "publisher",
+            b"list",
+            &hex::decode(&signature).unwrap(),
+        )
+        .await
+        .unwrap();
+    let pem = platform.public_key(&officer, "publisher").await.unwrap();
+    let public = sscard_gm::sm2::Sm2PublicKey::from_pem_or_der(pem.as_bytes()).unwrap();
+    let parsed = sscard_gm::sm2::Signature::parse(
+        &hex::decode(&signature).unwrap(),
+        sscard_gm::sm2::SignatureFormat::Der,
+    )
+    .unwrap();
+    sscard_gm::sm2::verify(&public, sscard_gm::sm2::DEFAULT_USER_ID, b"list", &parsed).unwrap();
+    let tag = platform.hmac(&officer, "tags", b"qr").await.unwrap();
+    assert_eq!(
+        tag,
+        hex::encode(sscard_gm::sm3::hmac(clear["tags"].0.as_bytes(), b"qr"))
+    );
+    let answer = platform
+        .card_compute(
+            &officer,
+            "iauth",
+            &[vec![1, 2, 3, 4, 5, 6, 7, 8]],
+            &CardOperation::EncryptBlocks,
+            &[0u8; 16],
+        )
+        .await
+        .unwrap();
+    let card =
+        sscard_gm::diversify::derive_path(&block("iauth"), &[&[1, 2, 3, 4, 5, 6, 7, 8]]).unwrap();
+    assert_eq!(
+        answer,
+        sscard_gm::diversify::encrypt_block(&card, &[0u8; 16]).unwrap()
+    );
+}
+
 /// Checkpoints are signed with the platform's audit key, every N records and
 /// when records have waited; the chain with its signatures verifies.
 async fn checkpoints_are_signed_and_verify(f: Fixture) {
@@ -1274,4 +1574,5 @@ suite!(
     activation_and_expiry_dates,
     dual_control_import_export_destroy,
     rewrap_reseals_every_stored_secret_under_the_newest_term,
+    a_device_provider_holds_every_key,
 );

@@ -5,9 +5,6 @@
 //! external-authentication cryptograms, PIN blocks) — without the derived
 //! key ever leaving the platform.
 
-use sscard_gm::mac::{self, MacAlgorithm};
-use sscard_gm::{diversify, BlockKey};
-
 use super::keys::block_algorithm;
 use super::{ops, Platform, Session};
 use crate::audit::AuditEntry;
@@ -67,32 +64,32 @@ impl Platform {
             .use_version(session, &name, None, UseKind::Protect, "derive")
             .await?;
         let who = session.operator.as_str();
-        let Some(block) = block_algorithm(key.algorithm).filter(|_| is_card_master(key.usage))
-        else {
+        if block_algorithm(key.algorithm).is_none() || !is_card_master(key.usage) {
             let e = Error::Invalid(format!(
                 "key {name} is not a card master (usage {})",
                 key.usage.as_str()
             ));
             let entry = AuditEntry::refused(who, "key.derive", name.as_str(), "not a card master");
             return Err(self.refuse(entry, e).await);
-        };
+        }
         if factors.is_empty() {
             return Err(Error::Invalid(
                 "at least one diversification factor is needed".into(),
             ));
         }
-        let master = BlockKey::new(block, &material)?;
         let slices: Vec<&[u8]> = factors.iter().map(Vec::as_slice).collect();
-        let card = diversify::derive_path(&master, &slices)?;
-        let (what, result) = match operation {
-            CardOperation::Mac { iv, len } => (
-                "mac",
-                mac::mac(&card, MacAlgorithm::CbcMac, iv.as_deref(), data, *len)?,
-            ),
-            CardOperation::VerifyMac { iv, mac: expected } => {
-                if let Err(e) =
-                    mac::verify(&card, MacAlgorithm::CbcMac, iv.as_deref(), data, expected)
-                {
+        let what = match operation {
+            CardOperation::Mac { .. } => "mac",
+            CardOperation::VerifyMac { .. } => "verify-mac",
+            CardOperation::EncryptBlocks => "encrypt",
+        };
+        let result =
+            match self
+                .provider
+                .card_compute(key.algorithm, &material, &slices, operation, data)
+            {
+                Ok(result) => result,
+                Err(Error::Crypto(e)) if matches!(operation, CardOperation::VerifyMac { .. }) => {
                     let entry = AuditEntry::refused(
                         who,
                         "key.derive",
@@ -102,22 +99,8 @@ impl Platform {
                     .with("version", version.version.to_string());
                     return Err(self.refuse(entry, Error::Crypto(e)).await);
                 }
-                ("verify-mac", Vec::new())
-            }
-            CardOperation::EncryptBlocks => {
-                let size = block.block_size();
-                if data.is_empty() || !data.len().is_multiple_of(size) {
-                    return Err(Error::Invalid(format!(
-                        "data must be whole {size}-byte blocks"
-                    )));
-                }
-                let mut out = Vec::with_capacity(data.len());
-                for chunk in data.chunks(size) {
-                    out.extend(diversify::encrypt_block(&card, chunk)?);
-                }
-                ("encrypt", out)
-            }
-        };
+                Err(e) => return Err(e),
+            };
         key.uses += 1;
         let entry = AuditEntry::ok(who, "key.derive", name.as_str())
             .with("operation", what)

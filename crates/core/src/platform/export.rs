@@ -17,13 +17,13 @@
 //! administrator who approves checks the name, usage and region.
 
 use serde::{Deserialize, Serialize};
-use sscard_gm::sm2::{self, CiphertextFormat, Sm2PrivateKey, Sm2PublicKey};
-use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt, GCM_IV_LEN};
-use sscard_gm::{random, Sm4Key};
-use zeroize::Zeroizing;
+use sscard_gm::random;
+use sscard_gm::sm2::Sm2PublicKey;
+use sscard_gm::sm4::GCM_IV_LEN;
 
 use super::{NewKey, Platform, Session};
 use crate::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage, UseKind};
+use crate::provider::KeyBlob;
 use crate::{Error, Result};
 
 /// Where an export goes.
@@ -128,8 +128,7 @@ impl Platform {
                 let aad =
                     serde_json::to_vec(&metadata).map_err(|e| Error::Invalid(e.to_string()))?;
                 let iv = random::bytes(GCM_IV_LEN)?;
-                let sealed =
-                    gcm_encrypt(&Sm4Key::from_slice(&kek_material)?, &iv, &aad, &material)?;
+                let sealed = self.provider.wrap(&kek_material, &material, &iv, &aad)?;
                 Wrapped {
                     metadata,
                     wrapping: "kek",
@@ -149,11 +148,7 @@ impl Platform {
                     kek_kcv: None,
                     recipient: Some(recipient_id(&public)?),
                     iv: None,
-                    ciphertext: hex::encode(sm2::encrypt(
-                        &public,
-                        &material,
-                        CiphertextFormat::Der,
-                    )?),
+                    ciphertext: hex::encode(self.provider.envelope(&material, &public)?),
                 }
             }
         };
@@ -170,7 +165,7 @@ impl Platform {
         &self,
         session: &Session,
         file: &[u8],
-    ) -> Result<(NewKey, Zeroizing<Vec<u8>>, String)> {
+    ) -> Result<(NewKey, KeyBlob, String)> {
         let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
         let f: WrappedFile = serde_json::from_slice(file).map_err(|e| bad(&e.to_string()))?;
         if f.format != "sscard-wrapped-key/1" {
@@ -193,7 +188,7 @@ impl Platform {
             activate_ms: 0,
             expire_ms: 0,
         };
-        let check = super::keys::check_value(f.algorithm, &material)?;
+        let check = self.provider.check_value(f.algorithm, &material)?;
         if !sscard_gm::ct_eq(check.as_bytes(), f.kcv.as_bytes()) {
             return Err(Error::KcvMismatch { index: 1 });
         }
@@ -207,7 +202,7 @@ impl Platform {
         session: &Session,
         f: &WrappedFile,
         level: KeyLevel,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<KeyBlob> {
         let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
         let kek_name = KeyName::parse(f.kek.as_deref().ok_or_else(|| bad("no kek"))?)?;
         let (kek, _, kek_material) = self
@@ -231,18 +226,14 @@ impl Platform {
         let aad = serde_json::to_vec(&metadata).map_err(|e| Error::Invalid(e.to_string()))?;
         let iv = hex::decode(f.iv.as_deref().unwrap_or_default()).map_err(|_| bad("iv"))?;
         let sealed = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
-        let material = gcm_decrypt(&Sm4Key::from_slice(&kek_material)?, &iv, &aad, &sealed)
-            .map_err(|_| bad("it does not open under this KEK, or its metadata was changed"))?;
-        Ok(Zeroizing::new(material))
+        self.provider
+            .unwrap(&kek_material, f.algorithm, &iv, &aad, &sealed)
+            .map_err(|_| bad("it does not open under this KEK, or its metadata was changed"))
     }
 
     /// Opens an SM2 envelope addressed to one of this platform's SM2 keys of
     /// usage `kek`, found by the recipient id of the file.
-    async fn open_envelope(
-        &self,
-        session: &Session,
-        f: &WrappedFile,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    async fn open_envelope(&self, session: &Session, f: &WrappedFile) -> Result<KeyBlob> {
         let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
         let recipient = f.recipient.as_deref().ok_or_else(|| bad("no recipient"))?;
         let ciphertext = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
@@ -263,11 +254,12 @@ impl Platform {
                         "unwrap",
                     )
                     .await?;
-                let private = Sm2PrivateKey::from_pkcs8_der(&material)?;
-                if recipient_id(&private.public_key())? != recipient {
+                if recipient_id(&self.provider.public_key(&material)?)? != recipient {
                     continue;
                 }
-                return sm2::decrypt(&private, &ciphertext, CiphertextFormat::Der)
+                return self
+                    .provider
+                    .open_envelope(&material, f.algorithm, &ciphertext)
                     .map_err(|_| bad("the envelope does not open under this platform's key"));
             }
         }

@@ -11,6 +11,7 @@ use super::keys::block_algorithm;
 use super::{ops, NewKey, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::KeyName;
+use crate::provider::KeyBlob;
 use crate::store::Write;
 use crate::{Error, Result};
 
@@ -58,9 +59,11 @@ impl Platform {
         }
         let slices: Vec<&[u8]> = parts.iter().map(|(c, _)| c.as_slice()).collect();
         let combined = components::combine(block, &slices)?;
-        let check = hex::encode(kcv::kcv(&combined, kcv::default_len(block))?);
-        self.file_import(session, &name, new, combined.expose_secret(), check)
-            .await
+        let blob = self
+            .provider
+            .import(new.algorithm, combined.expose_secret())?;
+        let check = self.provider.check_value(new.algorithm, &blob)?;
+        self.file_import(session, &name, new, &blob, check).await
     }
 
     /// Files the import of a key from an export file wrapped under a KEK this
@@ -91,7 +94,7 @@ impl Platform {
         session: &Session,
         name: &KeyName,
         new: &NewKey,
-        material: &[u8],
+        blob: &KeyBlob,
         check: String,
     ) -> Result<PendingApproval> {
         let payload = ImportPayload {
@@ -99,7 +102,7 @@ impl Platform {
                 name: name.to_string(),
                 ..new.clone()
             },
-            material: Zeroizing::new(hex::encode(material)),
+            material: Zeroizing::new(hex::encode(blob.as_bytes())),
         };
         let id = self
             .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
@@ -125,6 +128,6 @@ impl Platform {
         if self.store.get_key(target).await?.is_some() {
             return Err(Error::Conflict(format!("key {target}")));
         }
-        self.new_key_writes(target, &p.new, &material)
+        self.new_key_writes(target, &p.new, &KeyBlob::from_bytes(material))
     }
 }

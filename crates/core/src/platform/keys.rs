@@ -4,9 +4,8 @@
 //! audited with the key's name, version and check value, never the key.
 
 use serde::{Deserialize, Serialize};
-use sscard_gm::sm2::Sm2PrivateKey;
-use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt, GCM_IV_LEN};
-use sscard_gm::{kcv, random, BlockAlgorithm, BlockKey, Sm4Key};
+use sscard_gm::sm4::GCM_IV_LEN;
+use sscard_gm::{random, BlockAlgorithm};
 use zeroize::Zeroizing;
 
 use super::{ops, Platform, Session};
@@ -15,6 +14,7 @@ use crate::key::{
     KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord, Transition,
     UseKind,
 };
+use crate::provider::KeyBlob;
 use crate::store::Write;
 use crate::{now_ms, Error, Result};
 
@@ -86,16 +86,6 @@ pub struct KeyVersionView {
     pub created_ms: i64,
 }
 
-/// Fresh material of `algorithm` and its check value.
-pub(super) fn new_material(algorithm: KeyAlgorithm) -> Result<(Zeroizing<Vec<u8>>, String)> {
-    let material = match algorithm {
-        KeyAlgorithm::Sm2 => Sm2PrivateKey::generate()?.to_pkcs8_der()?,
-        other => random::bytes(other.secret_len())?,
-    };
-    let check = check_value(algorithm, &material)?;
-    Ok((material, check))
-}
-
 /// The block algorithm of a symmetric key algorithm.
 pub(super) fn block_algorithm(algorithm: KeyAlgorithm) -> Option<BlockAlgorithm> {
     match algorithm {
@@ -103,34 +93,6 @@ pub(super) fn block_algorithm(algorithm: KeyAlgorithm) -> Option<BlockAlgorithm>
         KeyAlgorithm::Tdes => Some(BlockAlgorithm::Tdes),
         KeyAlgorithm::Sm2 | KeyAlgorithm::HmacSm3 => None,
     }
-}
-
-/// The check value of a version: the KCV of a block key; for HMAC keys the
-/// leftmost 4 bytes of HMAC-SM3 over a zero block; for SM2 keys the leftmost
-/// 4 bytes of SM3 over the public key (SPKI DER).
-pub(super) fn check_value(algorithm: KeyAlgorithm, material: &[u8]) -> Result<String> {
-    let bytes = match algorithm {
-        KeyAlgorithm::Sm4 | KeyAlgorithm::Tdes => {
-            let block =
-                block_algorithm(algorithm).ok_or(Error::Invalid("not a block key".into()))?;
-            let key = BlockKey::new(block, material)?;
-            kcv::kcv(&key, kcv::default_len(block))?
-        }
-        KeyAlgorithm::HmacSm3 => sscard_gm::sm3::hmac(material, &[0u8; 16])
-            .get(..4)
-            .unwrap_or_default()
-            .to_vec(),
-        KeyAlgorithm::Sm2 => {
-            let public = Sm2PrivateKey::from_pkcs8_der(material)?
-                .public_key()
-                .to_spki_der()?;
-            sscard_gm::sm3::digest(&public)
-                .get(..4)
-                .unwrap_or_default()
-                .to_vec()
-        }
-    };
-    Ok(hex::encode(bytes))
 }
 
 /// Only `encrypt` keys and data masters encrypt and decrypt data: a card
@@ -176,8 +138,8 @@ impl Platform {
             return Err(self.refuse(entry, e).await);
         }
         let name = self.check_new_key(session, new, "key.create").await?;
-        let (material, _) = new_material(new.algorithm)?;
-        let (writes, check) = self.new_key_writes(&name, new, &material)?;
+        let blob = self.provider.generate(new.algorithm)?;
+        let (writes, check) = self.new_key_writes(&name, new, &blob)?;
         let entry = AuditEntry::ok(session.operator.as_str(), "key.create", name.as_str())
             .with("algorithm", new.algorithm.as_str())
             .with("usage", new.usage.as_str())
@@ -236,14 +198,14 @@ impl Platform {
         Ok(name)
     }
 
-    /// The writes that store a new key at version 1 with `material`, and its check value.
+    /// The writes that store a new key at version 1 as `blob`, and its check value.
     pub(super) fn new_key_writes(
         &self,
         name: &KeyName,
         new: &NewKey,
-        material: &[u8],
+        blob: &KeyBlob,
     ) -> Result<(Vec<Write>, String)> {
-        let check = check_value(new.algorithm, material)?;
+        let check = self.provider.check_value(new.algorithm, blob)?;
         let now = now_ms();
         let record = KeyRecord {
             name: name.clone(),
@@ -270,7 +232,7 @@ impl Platform {
             material: self
                 .unsealed()?
                 .keyring
-                .seal(&KeyVersionRecord::aad(name, 1), material)?,
+                .seal(&KeyVersionRecord::aad(name, 1), blob.as_bytes())?,
             kcv: check.clone(),
             created_ms: now,
         };
@@ -345,15 +307,14 @@ impl Platform {
                 action: "public key",
             });
         }
-        let material = self
-            .open_secret(
+        let blob = KeyBlob::from_bytes(
+            self.open_secret(
                 &KeyVersionRecord::aad(&name, version.version),
                 &version.material,
             )
-            .await?;
-        Ok(Sm2PrivateKey::from_pkcs8_der(&material)?
-            .public_key()
-            .to_spki_pem()?)
+            .await?,
+        );
+        Ok(self.provider.public_key(&blob)?.to_spki_pem()?)
     }
 
     /// Adds a version; new protection uses it, older versions still process
@@ -391,14 +352,15 @@ impl Platform {
             .last()
             .map_or(0, |v| v.version);
         let version = latest + 1;
-        let (material, check) = new_material(key.algorithm)?;
+        let blob = self.provider.generate(key.algorithm)?;
+        let check = self.provider.check_value(key.algorithm, &blob)?;
         let record = KeyVersionRecord {
             name: name.clone(),
             version,
             material: self
                 .unsealed()?
                 .keyring
-                .seal(&KeyVersionRecord::aad(name, version), &material)?,
+                .seal(&KeyVersionRecord::aad(name, version), blob.as_bytes())?,
             kcv: check.clone(),
             created_ms: now_ms(),
         };
@@ -490,7 +452,7 @@ impl Platform {
         version: Option<i64>,
         kind: UseKind,
         action: &'static str,
-    ) -> Result<(KeyRecord, KeyVersionRecord, Zeroizing<Vec<u8>>)> {
+    ) -> Result<(KeyRecord, KeyVersionRecord, KeyBlob)> {
         let who = session.operator.as_str();
         let key = self.key(name).await?;
         // Past its expiry a key only processes, even before the schedule
@@ -525,13 +487,14 @@ impl Platform {
                 .with("version", chosen.version.to_string());
             return Err(self.refuse(entry, e).await);
         }
-        let material = self
-            .open_secret(
+        let blob = KeyBlob::from_bytes(
+            self.open_secret(
                 &KeyVersionRecord::aad(name, chosen.version),
                 &chosen.material,
             )
-            .await?;
-        Ok((key, chosen, material))
+            .await?,
+        );
+        Ok((key, chosen, blob))
     }
 
     /// Encrypts with the newest version of an SM4 `encrypt` key.
@@ -543,12 +506,9 @@ impl Platform {
             .await?;
         check_encryption_usage(&key)?;
         let iv = random::bytes(GCM_IV_LEN)?;
-        let sealed = gcm_encrypt(
-            &Sm4Key::from_slice(&material)?,
-            &iv,
-            format!("key/{name}").as_bytes(),
-            plaintext,
-        )?;
+        let sealed =
+            self.provider
+                .seal(&material, &iv, format!("key/{name}").as_bytes(), plaintext)?;
         let mut body = iv.to_vec();
         body.extend(sealed);
         key.uses += 1;
@@ -584,26 +544,26 @@ impl Platform {
             .await?;
         check_encryption_usage(&key)?;
         let (iv, sealed) = body.split_at(GCM_IV_LEN);
-        let plain = match gcm_decrypt(
-            &Sm4Key::from_slice(&material)?,
-            iv,
-            format!("key/{name}").as_bytes(),
-            sealed,
-        ) {
-            Ok(p) => Zeroizing::new(p),
-            Err(_) => {
-                let entry = AuditEntry::refused(
-                    session.operator.as_str(),
-                    "key.decrypt",
-                    name.as_str(),
-                    "authentication failed",
-                )
-                .with("version", version.to_string());
-                let e =
-                    Error::Invalid("the ciphertext does not authenticate under this key".into());
-                return Err(self.refuse(entry, e).await);
-            }
-        };
+        let plain =
+            match self
+                .provider
+                .open(&material, iv, format!("key/{name}").as_bytes(), sealed)
+            {
+                Ok(p) => p,
+                Err(_) => {
+                    let entry = AuditEntry::refused(
+                        session.operator.as_str(),
+                        "key.decrypt",
+                        name.as_str(),
+                        "authentication failed",
+                    )
+                    .with("version", version.to_string());
+                    let e = Error::Invalid(
+                        "the ciphertext does not authenticate under this key".into(),
+                    );
+                    return Err(self.refuse(entry, e).await);
+                }
+            };
         key.uses += 1;
         let entry = AuditEntry::ok(session.operator.as_str(), "key.decrypt", name.as_str())
             .with("version", chosen.version.to_string())

@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::barrier::Keyring;
 use crate::operator::OperatorName;
+use crate::provider::{CryptoProvider, SoftwareProvider};
 use crate::seal::{SealConfig, ShareFile};
 use crate::store::{Store, Write};
 use crate::{Error, Result, Role};
@@ -157,6 +158,7 @@ enum State {
 /// The platform: a store and the seal state of this node.
 pub struct Platform {
     store: Arc<dyn Store>,
+    provider: Arc<dyn CryptoProvider>,
     state: RwLock<State>,
     checkpoint_every: i64,
 }
@@ -169,9 +171,21 @@ impl Platform {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
+            provider: Arc::new(SoftwareProvider),
             state: RwLock::new(State::Sealed(Vec::new())),
             checkpoint_every: Self::CHECKPOINT_EVERY,
         }
+    }
+
+    /// Uses `provider` for every key operation instead of the software one.
+    pub fn with_provider(mut self, provider: Arc<dyn CryptoProvider>) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// The provider that holds and uses the keys.
+    pub fn provider(&self) -> &dyn CryptoProvider {
+        self.provider.as_ref()
     }
 
     /// Sets how many records pass between signed checkpoints.

@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::approvals::{PendingApproval, CREATE_EXPORTABLE, SET_USAGE};
-use super::keys::new_material;
 use super::{ops, NewKey, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::{KeyName, KeyUsage};
@@ -111,8 +110,8 @@ impl Platform {
         if self.store.get_key(target).await?.is_some() {
             return Err(Error::Conflict(format!("key {target}")));
         }
-        let (material, _) = new_material(new.algorithm)?;
-        self.new_key_writes(target, &new, &material)
+        let blob = self.provider.generate(new.algorithm)?;
+        self.new_key_writes(target, &new, &blob)
     }
 
     /// The writes of an approved usage change, with the usage before and after.

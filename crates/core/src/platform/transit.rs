@@ -3,8 +3,8 @@
 //! HMAC-SM3, and SM2 signatures. Each use is audited with version and KCV.
 
 use serde::Serialize;
-use sscard_gm::sm2::{self, Signature, SignatureFormat, Sm2PrivateKey};
-use sscard_gm::{random, sm3};
+use sscard_gm::random;
+use sscard_gm::sm2::{self, Signature, SignatureFormat};
 use zeroize::Zeroizing;
 
 use super::{ops, Platform, Session};
@@ -68,7 +68,7 @@ impl Platform {
         if key.algorithm != KeyAlgorithm::HmacSm3 {
             return Err(Error::Invalid(format!("key {name} is not an hmac-sm3 key")));
         }
-        let tag = hex::encode(sm3::hmac(&material, data));
+        let tag = hex::encode(self.provider.hmac(&material, data)?);
         self.record_use(session, key, &version, "key.hmac").await?;
         Ok(tag)
     }
@@ -83,10 +83,9 @@ impl Platform {
         if key.algorithm != KeyAlgorithm::Sm2 {
             return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
         }
-        let private = Sm2PrivateKey::from_pkcs8_der(&material)?;
-        let signature = sm2::sign(&private, sm2::DEFAULT_USER_ID, data)?;
+        let signature = self.provider.sign(&material, data)?;
         self.record_use(session, key, &version, "key.sign").await?;
-        Ok(hex::encode(signature.encode(SignatureFormat::Der)))
+        Ok(hex::encode(signature))
     }
 
     /// Verifies a signature of [`Self::sign`] against the newest version.
@@ -105,7 +104,7 @@ impl Platform {
         if key.algorithm != KeyAlgorithm::Sm2 {
             return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
         }
-        let public = Sm2PrivateKey::from_pkcs8_der(&material)?.public_key();
+        let public = self.provider.public_key(&material)?;
         let signature = Signature::parse(signature, SignatureFormat::Der)?;
         sm2::verify(&public, sm2::DEFAULT_USER_ID, data, &signature)?;
         self.record_use(session, key, &version, "key.verify").await
