@@ -1,7 +1,7 @@
 //! A key of either block algorithm of the card system, and the raw block
 //! operation that MACs, diversification and check values are built from.
 
-use cipher::{BlockCipherEncrypt, KeyInit};
+use cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 
 use crate::{Error, Result, Sm4Key, TdesKey};
 
@@ -119,6 +119,28 @@ impl RawBlockCipher {
             Self::Des(c) => encrypt_with(c, block),
         }
     }
+}
+
+impl RawBlockCipher {
+    /// Decrypts one block in place; `block` must be exactly one block long.
+    pub(crate) fn decrypt_block(&self, block: &mut [u8]) -> Result<()> {
+        match self {
+            Self::Sm4(c) => decrypt_with(c, block),
+            Self::Tdes2(c) => decrypt_with(c, block),
+            Self::Tdes3(c) => decrypt_with(c, block),
+            Self::Des(c) => decrypt_with(c, block),
+        }
+    }
+}
+
+fn decrypt_with<C: BlockCipherDecrypt>(c: &C, block: &mut [u8]) -> Result<()> {
+    let actual = block.len();
+    let block: &mut cipher::Block<C> = block.try_into().map_err(|_| Error::NotBlockAligned {
+        block: C::block_size(),
+        actual,
+    })?;
+    c.decrypt_block(block);
+    Ok(())
 }
 
 fn encrypt_with<C: BlockCipherEncrypt>(c: &C, block: &mut [u8]) -> Result<()> {

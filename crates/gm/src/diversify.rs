@@ -65,3 +65,18 @@ pub fn encrypt_block(key: &BlockKey, block: &[u8]) -> Result<Vec<u8>> {
     key.cipher()?.encrypt_block(&mut out)?;
     Ok(out)
 }
+
+/// Decrypts one block under `key`: the card-side opening of an enciphered
+/// PIN block (PIN reload and unblock).
+///
+/// ```
+/// use sscard_gm::{diversify::{decrypt_block, encrypt_block}, BlockAlgorithm, BlockKey};
+/// let key = BlockKey::new(BlockAlgorithm::Sm4, &[0x42; 16]).unwrap();
+/// let block = [0x06, 0x12, 0x34, 0x56, 0xFF, 0xFF, 0xFF, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0];
+/// assert_eq!(decrypt_block(&key, &encrypt_block(&key, &block).unwrap()).unwrap(), block);
+/// ```
+pub fn decrypt_block(key: &BlockKey, block: &[u8]) -> Result<Vec<u8>> {
+    let mut out = block.to_vec();
+    key.cipher()?.decrypt_block(&mut out)?;
+    Ok(out)
+}
