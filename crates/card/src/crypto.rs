@@ -90,8 +90,9 @@ pub fn pin_bcd(pin: &str) -> Result<Zeroizing<Vec<u8>>> {
         .ok_or_else(|| Error::Invalid("a PIN is 4 to 12 digits".into()))
 }
 
-/// The enciphered PIN block of PIN reload and unblock.
-pub fn encipher_pin(key: &BlockKey, pin: &str) -> Result<Vec<u8>> {
+/// The clear PIN block of PIN reload and unblock: digit count ‖ BCD digits,
+/// `F`-padded to 8 bytes, then `80 00…` to a block for SM4.
+pub fn pin_block(algorithm: BlockAlgorithm, pin: &str) -> Result<Zeroizing<Vec<u8>>> {
     let digits = pin_bcd(pin)?;
     let mut block = Zeroizing::new(vec![0xFFu8; 8]);
     if let Some(first) = block.first_mut() {
@@ -100,10 +101,16 @@ pub fn encipher_pin(key: &BlockKey, pin: &str) -> Result<Vec<u8>> {
     for (slot, b) in block.iter_mut().skip(1).zip(digits.iter()) {
         *slot = *b;
     }
-    if key.algorithm() == BlockAlgorithm::Sm4 {
+    if algorithm == BlockAlgorithm::Sm4 {
         block.push(0x80);
         block.resize(16, 0);
     }
+    Ok(block)
+}
+
+/// The enciphered PIN block of PIN reload and unblock.
+pub fn encipher_pin(key: &BlockKey, pin: &str) -> Result<Vec<u8>> {
+    let block = pin_block(key.algorithm(), pin)?;
     Ok(diversify::encrypt_block(key, &block)?)
 }
 

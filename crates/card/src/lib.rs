@@ -13,6 +13,9 @@ pub mod image;
 pub mod perso;
 pub mod profile;
 pub mod psam;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod vpcd;
 
 pub use card::VirtualCard;
 pub use error::Error;

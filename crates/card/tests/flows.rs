@@ -13,41 +13,10 @@
 use sscard_apdu::tlv::Tlv;
 use sscard_apdu::{sm, Command, Response, StatusWord};
 use sscard_card::crypto;
-use sscard_card::perso::{self, CardData, Holder, Job, JOB_FORMAT};
 use sscard_card::profile::{self, ins, key_id, CardAlgorithm, SSSE_AID};
 use sscard_card::psam::key_type;
+use sscard_card::testing::{self, Masters};
 use sscard_card::{VirtualCard, VirtualPsam};
-use sscard_gm::sm2::{self, CiphertextFormat, Sm2PublicKey};
-use sscard_gm::BlockKey;
-
-/// The region masters of the test, one per card key.
-struct Masters {
-    algorithm: CardAlgorithm,
-    keys: Vec<(u8, BlockKey)>,
-}
-
-impl Masters {
-    fn new(algorithm: CardAlgorithm, seed: u8) -> Self {
-        let keys = key_id::ALL_KEYS
-            .iter()
-            .map(|id| {
-                (
-                    *id,
-                    BlockKey::new(algorithm.block(), &[seed ^ id; 16]).unwrap(),
-                )
-            })
-            .collect();
-        Self { algorithm, keys }
-    }
-
-    fn master(&self, id: u8) -> &BlockKey {
-        &self.keys.iter().find(|(k, _)| *k == id).unwrap().1
-    }
-
-    fn card_key(&self, id: u8, card8: &[u8; 8]) -> BlockKey {
-        crypto::derive(self.master(id), &[card8]).unwrap()
-    }
-}
 
 fn send(card: &mut VirtualCard, command: &Command) -> Response {
     Response::parse(&card.transmit(&command.encode().unwrap())).unwrap()
@@ -57,89 +26,31 @@ fn psam_send(psam: &mut VirtualPsam, command: &Command) -> Response {
     Response::parse(&psam.transmit(&command.encode().unwrap())).unwrap()
 }
 
-fn chip_key(answer: Response) -> Sm2PublicKey {
-    assert!(answer.is_ok(), "{}", answer.status);
-    Sm2PublicKey::from_sec1_bytes(&answer.data).unwrap()
+fn masters(algorithm: CardAlgorithm, seed: u8) -> Masters {
+    Masters::new(algorithm, seed).unwrap()
 }
 
-fn holder() -> Holder {
-    let first17 = "33030219900307001";
-    Holder {
-        ssn: format!("{first17}{}", perso::ssn_check_char(first17).unwrap()),
-        name: "张三".into(),
-        sex: "1".into(),
-        ethnicity: "01".into(),
-        birth_date: "19900307".into(),
-        birth_place: "330302".into(),
-        region: "330300".into(),
-    }
-}
-
-/// Personalizes a blank card the way the KMS job does.
+/// A personalized card; its job holds no card key in clear.
 fn personalized(masters: &Masters, region: &str) -> VirtualCard {
-    let mut card = VirtualCard::blank(masters.algorithm, region, None).unwrap();
-    let card8 = card.card_factor();
-    let chip = chip_key(send(
-        &mut card,
-        &Command::new(0x80, ins::GET_DATA, 0xDF, 0x01, vec![], Some(256)),
-    ));
-    let mut h = holder();
-    h.region = region.into();
-    let data = CardData {
-        card_id: profile::card_id(region, &card8).unwrap(),
-        card_no: "A00000001".into(),
-        issued: "20261127".into(),
-        expires: "20361127".into(),
-    };
-    let records = perso::records(&h.check().unwrap(), &data).unwrap();
-    let mut steps = perso::record_steps(&records).unwrap();
+    let (card, job) = testing::personalized(masters, region, "123456").unwrap();
+    let text = serde_json::to_string(&job).unwrap().to_uppercase();
     for id in key_id::ALL_KEYS {
-        let key = masters.card_key(id, &card8);
-        let envelope = sm2::encrypt(&chip, key.expose_secret(), CiphertextFormat::Der).unwrap();
-        steps.push(perso::put_key_step(id, 1, &envelope).unwrap());
+        let key = masters.card_key(id, &card.card_factor()).unwrap();
+        assert!(
+            !text.contains(&hex::encode_upper(key.expose_secret())),
+            "a card key in clear in the job"
+        );
     }
-    let pin = crypto::pin_bcd("123456").unwrap();
-    let envelope = sm2::encrypt(&chip, &pin, CiphertextFormat::Der).unwrap();
-    steps.push(perso::put_key_step(key_id::PIN, 1, &envelope).unwrap());
-    steps.push(perso::end_step().unwrap());
-    let job = Job {
-        format: JOB_FORMAT.into(),
-        card_id: hex::encode_upper(data.card_id),
-        region: region.into(),
-        algorithm: masters.algorithm,
-        card_factor: hex::encode_upper(card8),
-        steps,
-    };
-    let text = serde_json::to_string(&job).unwrap();
-    for id in key_id::ALL_KEYS {
-        let key = hex::encode_upper(masters.card_key(id, &card8).expose_secret());
-        assert!(!text.contains(&key), "a card key in clear in the job");
-    }
-    perso::run(&job, |apdu| card.transmit(apdu)).unwrap();
-    card.reset();
+    assert!(!text.contains("123456"), "the PIN in clear in the job");
     card
 }
 
 fn issued_psam(masters: &Masters, region: &str) -> VirtualPsam {
-    let mut psam = VirtualPsam::blank(masters.algorithm, region, "000000000042").unwrap();
-    let chip = chip_key(psam_send(
-        &mut psam,
-        &Command::new(0x80, ins::GET_DATA, 0xDF, 0x01, vec![], Some(256)),
-    ));
-    for (id, master) in &masters.keys {
-        let envelope = sm2::encrypt(&chip, master.expose_secret(), CiphertextFormat::Der).unwrap();
-        let answer = psam_send(
-            &mut psam,
-            &Command::new(0x80, ins::PUT_KEY, 1, *id, envelope, None),
-        );
-        assert!(answer.is_ok(), "{}", answer.status);
-    }
-    assert!(psam_send(
-        &mut psam,
-        &Command::new(0x80, ins::END_PERSONALIZATION, 0, 0, vec![], None)
-    )
-    .is_ok());
-    psam
+    testing::issued_psam(masters, region, "000000000042").unwrap()
+}
+
+fn holder() -> sscard_card::perso::Holder {
+    testing::holder("330300")
 }
 
 fn select_ssse(card: &mut VirtualCard) -> Response {
@@ -226,7 +137,7 @@ fn external_authenticate(card: &mut VirtualCard, psam: &mut VirtualPsam, id: u8)
 #[test]
 fn a_personalized_card_reads_authenticates_and_protects_holder_data() {
     for algorithm in [CardAlgorithm::Sm4, CardAlgorithm::Tdes] {
-        let masters = Masters::new(algorithm, 0x30);
+        let masters = masters(algorithm, 0x30);
         let mut card = personalized(&masters, "330300");
         let mut psam = issued_psam(&masters, "330300");
         let fci = select_ssse(&mut card);
@@ -274,15 +185,15 @@ fn a_personalized_card_reads_authenticates_and_protects_holder_data() {
 
 #[test]
 fn a_card_of_another_region_or_with_forged_keys_fails_authentication() {
-    let ours = Masters::new(CardAlgorithm::Sm4, 0x30);
+    let ours = masters(CardAlgorithm::Sm4, 0x30);
     let mut psam = issued_psam(&ours, "330300");
     // A card of another region: the PSAM holds no key for it.
-    let mut elsewhere = personalized(&Masters::new(CardAlgorithm::Sm4, 0x40), "440300");
+    let mut elsewhere = personalized(&masters(CardAlgorithm::Sm4, 0x40), "440300");
     select_ssse(&mut elsewhere);
     assert!(!card_is_genuine(&mut elsewhere, &mut psam, "440300"));
     assert!(!card_is_genuine(&mut elsewhere, &mut psam, "330300"));
     // A forged card claiming our region, made with other masters.
-    let mut forged = personalized(&Masters::new(CardAlgorithm::Sm4, 0x77), "330300");
+    let mut forged = personalized(&masters(CardAlgorithm::Sm4, 0x77), "330300");
     select_ssse(&mut forged);
     assert!(!card_is_genuine(&mut forged, &mut psam, "330300"));
     assert_eq!(
@@ -293,7 +204,7 @@ fn a_card_of_another_region_or_with_forged_keys_fails_authentication() {
 
 /// Builds PIN unblock (P2 02, PUK) or reload (P2 01) under secure messaging.
 fn pin_reset(card: &mut VirtualCard, masters: &Masters, p2: u8, id: u8, new_pin: &str) -> Command {
-    let key = masters.card_key(id, &card.card_factor());
+    let key = masters.card_key(id, &card.card_factor()).unwrap();
     let challenge = send(
         card,
         &Command::new(0x00, ins::GET_CHALLENGE, 0, 0, vec![], Some(8)),
@@ -314,7 +225,7 @@ fn pin_reset(card: &mut VirtualCard, masters: &Masters, p2: u8, id: u8, new_pin:
 
 #[test]
 fn three_wrong_pins_block_and_only_the_unblock_key_frees_it() {
-    let masters = Masters::new(CardAlgorithm::Sm4, 0x30);
+    let masters = masters(CardAlgorithm::Sm4, 0x30);
     let dir = std::env::temp_dir().join(format!("sscard-card-pin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("card.json");
@@ -400,6 +311,7 @@ fn three_wrong_pins_block_and_only_the_unblock_key_frees_it() {
     assert!(!format!("{:?}", card.image()).contains(&hex::encode(
         masters
             .card_key(key_id::INTERNAL, &card.card_factor())
+            .unwrap()
             .expose_secret()
     )));
     assert!(text.contains("\"lifecycle\": \"issued\""));
@@ -408,7 +320,7 @@ fn three_wrong_pins_block_and_only_the_unblock_key_frees_it() {
 
 #[test]
 fn writes_need_the_maintenance_key_and_blocking_is_under_its_mac() {
-    let masters = Masters::new(CardAlgorithm::Sm4, 0x30);
+    let masters = masters(CardAlgorithm::Sm4, 0x30);
     let mut card = personalized(&masters, "330300");
     let mut psam = issued_psam(&masters, "330300");
     select_ssse(&mut card);
@@ -424,7 +336,9 @@ fn writes_need_the_maintenance_key_and_blocking_is_under_its_mac() {
         send(&mut card, &write).status,
         StatusWord::SecurityStatusNotSatisfied
     );
-    let key = masters.card_key(key_id::MAINTENANCE, &card.card_factor());
+    let key = masters
+        .card_key(key_id::MAINTENANCE, &card.card_factor())
+        .unwrap();
     let challenge = send(
         &mut card,
         &Command::new(0x00, ins::GET_CHALLENGE, 0, 0, vec![], Some(8)),
@@ -477,7 +391,7 @@ fn writes_need_the_maintenance_key_and_blocking_is_under_its_mac() {
 
 #[test]
 fn malformed_and_out_of_place_commands_get_their_status_words() {
-    let masters = Masters::new(CardAlgorithm::Sm4, 0x30);
+    let masters = masters(CardAlgorithm::Sm4, 0x30);
     let mut card = personalized(&masters, "330300");
     let sw = |card: &mut VirtualCard, bytes: &[u8]| {
         Response::parse(&card.transmit(bytes)).unwrap().status
