@@ -8,6 +8,7 @@
 
 mod admin;
 mod bench;
+mod card;
 mod client;
 mod demo;
 mod error;
@@ -15,6 +16,7 @@ mod gm;
 mod init;
 mod io;
 mod serve;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -56,6 +58,10 @@ enum Command {
     Audit(admin::audit::AuditArgs),
     /// Keys of the KMS: create, import, rotate, retire versions, suspend, destroy, encrypt.
     Key(admin::key::KeyArgs),
+    /// Virtual cards and PSAMs: personalize from the KMS, issue, serve to pcscd.
+    Card(card::CardArgs),
+    /// The terminal's card flows: read, PIN.
+    Terminal(terminal::TerminalArgs),
     /// Dual control: pending requests, approve, deny.
     Approval(admin::approval::ApprovalArgs),
 }
@@ -82,6 +88,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => admin::audit::run(args),
         Command::Key(args) => admin::key::run(args),
         Command::Approval(args) => admin::approval::run(args),
+        Command::Card(args) => card::run(args),
+        Command::Terminal(args) => terminal::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,18 @@ pub enum Write {
     InsertKeyVersion(KeyVersionRecord),
     /// Erases the material of every version of a key (destruction).
     EraseKeyMaterial(KeyName),
+    /// Adds a card to the registry (fails with `Conflict` if its id or
+    /// holder is there already).
+    InsertCard(CardRecord),
+    /// Moves a card to a state (`issued`), at a time.
+    SetCardState {
+        /// The 卡识别码, hex.
+        card_id: String,
+        /// The new state.
+        state: String,
+        /// When.
+        at_ms: i64,
+    },
     /// Changes a key's usage (after a second administrator's approval).
     SetKeyUsage {
         /// The key.
@@ -80,6 +92,29 @@ pub enum SealedSlot {
     KeyVersion(KeyName, i64),
     /// The parameters of an approval.
     ApprovalPayload(String),
+}
+
+/// A card in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRecord {
+    /// The 卡识别码, hex.
+    pub card_id: String,
+    /// HMAC-SM3 of the holder's social security number (blind index), hex.
+    pub ssn_index: String,
+    /// Region code.
+    pub region: String,
+    /// 卡号.
+    pub card_no: String,
+    /// The card factor, hex.
+    pub card_factor: String,
+    /// `sm4` or `3des`.
+    pub algorithm: String,
+    /// `prepared` (job made, card not yet confirmed) or `issued`.
+    pub state: String,
+    /// When prepared, ms since the epoch.
+    pub created_ms: i64,
+    /// When confirmed issued, 0 before.
+    pub issued_ms: i64,
 }
 
 /// An operation waiting for a second security administrator.
@@ -147,6 +182,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Approvals in a state (`pending`, …), oldest first.
     async fn list_approvals(&self, state: &str) -> Result<Vec<ApprovalRecord>>;
+
+    /// A card by its 卡识别码 (hex).
+    async fn get_card(&self, card_id: &str) -> Result<Option<CardRecord>>;
+
+    /// The card of a holder, by the blind index of the social security number.
+    async fn get_card_by_ssn_index(&self, ssn_index: &str) -> Result<Option<CardRecord>>;
 
     /// Up to `limit` records with `seq >= from_seq`, in order.
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;

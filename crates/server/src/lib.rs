@@ -41,6 +41,8 @@ use crate::error::ErrorBody;
         routes::transit::sign, routes::transit::verify, routes::batch::encrypt_batch, routes::batch::decrypt_batch,
         routes::batch::rewrap_batch, routes::batch::hmac_batch, routes::batch::sign_batch,
         routes::keys::import_wrapped, routes::keys::usage, routes::keys::public,
+        routes::cards::provision_region, routes::cards::prepare, routes::cards::job,
+        routes::cards::issued, routes::cards::psam_job,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -90,6 +92,14 @@ pub fn router(platform: Arc<Platform>) -> Router {
             get(routes::keys::list).post(routes::keys::create),
         )
         .route("/v1/keys/import", post(routes::keys::import))
+        .route(
+            "/v1/keys/provision-region",
+            post(routes::cards::provision_region),
+        )
+        .route("/v1/cards/prepare", post(routes::cards::prepare))
+        .route("/v1/cards/{card_id}/job", post(routes::cards::job))
+        .route("/v1/cards/{card_id}/issued", post(routes::cards::issued))
+        .route("/v1/psams/job", post(routes::cards::psam_job))
         .route(
             "/v1/keys/import-wrapped",
             post(routes::keys::import_wrapped),

@@ -19,7 +19,7 @@ use sqlx::{AnyPool, Executor, Row};
 use sscard_core::audit::{AuditEntry, AuditRecord};
 use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
-use sscard_core::store::{ApprovalRecord, Store, Write};
+use sscard_core::store::{ApprovalRecord, CardRecord, Store, Write};
 use sscard_core::{Error, Result};
 
 /// The file of the embedded database inside a data directory.
@@ -217,6 +217,24 @@ impl Store for SqlStore {
             .await
             .map_err(storage)?;
         rows.iter().map(rows::approval).collect()
+    }
+
+    async fn get_card(&self, card_id: &str) -> Result<Option<CardRecord>> {
+        let row = sqlx::query(rows::SELECT_CARD)
+            .bind(card_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| rows::card(&r)).transpose()
+    }
+
+    async fn get_card_by_ssn_index(&self, ssn_index: &str) -> Result<Option<CardRecord>> {
+        let row = sqlx::query(rows::SELECT_CARD_BY_SSN)
+            .bind(ssn_index)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| rows::card(&r)).transpose()
     }
 
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {

@@ -7,7 +7,7 @@ use sscard_core::key::{
     KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord,
 };
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
-use sscard_core::store::{ApprovalRecord, SealedSlot, Write};
+use sscard_core::store::{ApprovalRecord, CardRecord, SealedSlot, Write};
 use sscard_core::{now_ms, Error, Result, Role};
 
 use crate::storage;
@@ -147,6 +147,38 @@ pub fn key_version(row: &AnyRow) -> Result<KeyVersionRecord> {
         material: row.try_get("material").map_err(storage)?,
         kcv: row.try_get("kcv").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
+    })
+}
+
+macro_rules! card_columns {
+    () => {
+        "card_id, ssn_index, region, card_no, card_factor, algorithm, state, created_ms, issued_ms"
+    };
+}
+
+pub const SELECT_CARD: &str = concat!("SELECT ", card_columns!(), " FROM cards WHERE card_id = $1");
+pub const SELECT_CARD_BY_SSN: &str = concat!(
+    "SELECT ",
+    card_columns!(),
+    " FROM cards WHERE ssn_index = $1"
+);
+const INSERT_CARD: &str = concat!(
+    "INSERT INTO cards (",
+    card_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+
+pub fn card(row: &AnyRow) -> Result<CardRecord> {
+    Ok(CardRecord {
+        card_id: row.try_get("card_id").map_err(storage)?,
+        ssn_index: row.try_get("ssn_index").map_err(storage)?,
+        region: row.try_get("region").map_err(storage)?,
+        card_no: row.try_get("card_no").map_err(storage)?,
+        card_factor: row.try_get("card_factor").map_err(storage)?,
+        algorithm: row.try_get("algorithm").map_err(storage)?,
+        state: row.try_get("state").map_err(storage)?,
+        created_ms: row.try_get("created_ms").map_err(storage)?,
+        issued_ms: row.try_get("issued_ms").map_err(storage)?,
     })
 }
 
@@ -374,6 +406,38 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 _ => return Err(Error::Integrity("unknown sealed slot".into())),
             };
             query.execute(&mut **tx).await.map_err(storage)?;
+        }
+        Write::InsertCard(card) => {
+            sqlx::query(INSERT_CARD)
+                .bind(card.card_id)
+                .bind(card.ssn_index)
+                .bind(card.region)
+                .bind(card.card_no)
+                .bind(card.card_factor)
+                .bind(card.algorithm)
+                .bind(card.state)
+                .bind(card.created_ms)
+                .bind(card.issued_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::SetCardState {
+            card_id,
+            state,
+            at_ms,
+        } => {
+            let done =
+                sqlx::query("UPDATE cards SET state = $1, issued_ms = $2 WHERE card_id = $3")
+                    .bind(&state)
+                    .bind(at_ms)
+                    .bind(&card_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(storage)?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound(format!("card {card_id}")));
+            }
         }
         Write::SetKeyUsage { name, usage } => {
             let done = sqlx::query("UPDATE keys SET usage = $1 WHERE name = $2")

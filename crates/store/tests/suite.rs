@@ -692,6 +692,18 @@ impl sscard_core::provider::CryptoProvider for DeviceProvider {
         self.inner()
             .card_compute(algorithm, &self.clear(master), factors, operation, data)
     }
+    fn derive(
+        &self,
+        algorithm: sscard_core::key::KeyAlgorithm,
+        master: &sscard_core::provider::KeyBlob,
+        factors: &[&[u8]],
+    ) -> sscard_core::Result<sscard_core::provider::KeyBlob> {
+        self.to_device(
+            &self
+                .inner()
+                .derive(algorithm, &self.clear(master), factors)?,
+        )
+    }
     fn wrap(
         &self,
         kek: &sscard_core::provider::KeyBlob,

@@ -44,6 +44,27 @@ pub trait SecureModule {
     fn encipher_pin(&mut self, id: u8, card: &CardRef, pin: &str) -> Result<Vec<u8>>;
 }
 
+impl<M: SecureModule + ?Sized> SecureModule for Box<M> {
+    fn terminal_no(&mut self) -> Result<String> {
+        (**self).terminal_no()
+    }
+    fn cryptogram(
+        &mut self,
+        id: u8,
+        card: &CardRef,
+        rand: &[u8; 8],
+        data: &[u8; 8],
+    ) -> Result<[u8; 8]> {
+        (**self).cryptogram(id, card, rand, data)
+    }
+    fn mac(&mut self, id: u8, card: &CardRef, challenge: &[u8], input: &[u8]) -> Result<[u8; 4]> {
+        (**self).mac(id, card, challenge, input)
+    }
+    fn encipher_pin(&mut self, id: u8, card: &CardRef, pin: &str) -> Result<Vec<u8>> {
+        (**self).encipher_pin(id, card, pin)
+    }
+}
+
 /// A PSAM behind a transport.
 pub struct Psam<T: Transport> {
     transport: T,

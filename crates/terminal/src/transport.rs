@@ -23,6 +23,15 @@ pub trait Transport {
     }
 }
 
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn atr(&mut self) -> Result<Vec<u8>> {
+        (**self).atr()
+    }
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        (**self).transmit_raw(apdu)
+    }
+}
+
 /// A virtual chip in process (its file is written after every change).
 pub struct Local<C: Chip>(pub C);
 

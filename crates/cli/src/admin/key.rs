@@ -160,6 +160,14 @@ pub enum KeyCommand {
     Deactivate { name: String },
     /// Destroy a key not in use (deactivate it first); needs approval.
     Destroy { name: String },
+    /// Create, or derive from the province level, every card master of a
+    /// region (idempotent).
+    ProvisionRegion {
+        #[arg(long, value_name = "CODE")]
+        region: String,
+        #[arg(long, value_parser = ["sm4", "3des"], default_value = "sm4")]
+        alg: String,
+    },
     /// The public key (PEM) of an SM2 key, to envelope keys to this platform.
     Public {
         name: String,
@@ -358,6 +366,26 @@ pub fn run(args: KeyArgs) -> CliResult {
         KeyCommand::Destroy { name } => {
             let answer: Value = client.post(&path(&name, "destroy"), &json!({}))?;
             return print_pending(&answer, args.json);
+        }
+        KeyCommand::ProvisionRegion { region, alg } => {
+            let answer: Value = client.post(
+                "/v1/keys/provision-region",
+                &json!({"region": region, "algorithm": alg}),
+            )?;
+            if args.json {
+                print(&answer, true);
+            } else {
+                for k in answer
+                    .get("keys")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let get = |f: &str| k.get(f).and_then(Value::as_str).unwrap_or("-");
+                    println!("key: {} {} kcv={}", get("name"), get("outcome"), get("kcv"));
+                }
+            }
+            return Ok(());
         }
         KeyCommand::Public { name, output } => {
             let answer: Value = client.get(&path(&name, "public"))?;

@@ -5,6 +5,7 @@
 mod approvals;
 mod audit_log;
 mod auth;
+mod cards;
 mod derivation;
 mod export;
 mod import;
@@ -34,6 +35,7 @@ use crate::{Error, Result, Role};
 pub use approvals::{ApprovalOutcome, ApprovalStatus, ApprovalView, PendingApproval};
 pub use audit_log::{AuditPage, VerifyReport};
 pub use auth::{LoginOutcome, Session};
+pub use cards::{card_master_usage, master_name, ProvisionedKey, PsamJob};
 pub use derivation::CardOperation;
 pub use export::ExportTarget;
 pub use init::{InitOptions, InitOutput, NewOperator};
@@ -120,6 +122,12 @@ pub mod ops {
         roles: &[Role::Security],
     };
 
+    /// Prepare and personalize cards, issue PSAMs (security administrator).
+    pub const CARD_ISSUE: Operation = Operation {
+        name: "card.issue",
+        roles: &[Role::Security],
+    };
+
     /// List, approve and deny dual-controlled requests (security administrator).
     pub const APPROVAL: Operation = Operation {
         name: "approval.decide",
@@ -129,6 +137,7 @@ pub mod ops {
     /// All of them, for tests that try each against every role.
     pub const ALL: &[Operation] = &[
         APPROVAL,
+        CARD_ISSUE,
         KEY_MANAGE,
         KEY_USE,
         OPERATOR_ADD,

@@ -109,6 +109,16 @@ pub trait CryptoProvider: Send + Sync {
         data: &[u8],
     ) -> Result<Vec<u8>>;
 
+    /// A child key of a block-cipher master through `factors` (one
+    /// diversification level each): a city master from a province master,
+    /// a card key from a city master.
+    fn derive(
+        &self,
+        algorithm: KeyAlgorithm,
+        master: &KeyBlob,
+        factors: &[&[u8]],
+    ) -> Result<KeyBlob>;
+
     /// Wraps `key` under an SM4 KEK with SM4-GCM (export).
     fn wrap(&self, kek: &KeyBlob, key: &KeyBlob, iv: &[u8], aad: &[u8]) -> Result<Vec<u8>>;
 

@@ -156,6 +156,19 @@ impl CryptoProvider for SoftwareProvider {
         }
     }
 
+    fn derive(
+        &self,
+        algorithm: KeyAlgorithm,
+        master: &KeyBlob,
+        factors: &[&[u8]],
+    ) -> Result<KeyBlob> {
+        let master = BlockKey::new(block_algorithm(algorithm)?, master.as_bytes())?;
+        let child = diversify::derive_path(&master, factors)?;
+        Ok(KeyBlob::from_bytes(Zeroizing::new(
+            child.expose_secret().to_vec(),
+        )))
+    }
+
     fn wrap(&self, kek: &KeyBlob, key: &KeyBlob, iv: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         self.seal(kek, iv, aad, key.as_bytes())
     }

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod cards;
 pub mod derivation;
 pub mod keys;
 pub mod operators;

@@ -1,0 +1,187 @@
+//! `/v1/cards/…` and `/v1/psams/…`: data preparation and issuance, and
+//! `/v1/keys/provision-region` (security administrator).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sscard_card::perso::{Holder, Job};
+use sscard_core::key::KeyAlgorithm;
+use sscard_core::platform::{Platform, ProvisionedKey, PsamJob};
+use sscard_core::store::CardRecord;
+use sscard_core::Error;
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+use crate::extract::{Body, Caller};
+use crate::routes::hex_field;
+
+fn algorithm(name: Option<&str>) -> Result<KeyAlgorithm, ApiError> {
+    match name.unwrap_or("sm4") {
+        "sm4" => Ok(KeyAlgorithm::Sm4),
+        "3des" => Ok(KeyAlgorithm::Tdes),
+        other => Err(ApiError(Error::Invalid(format!(
+            "a card algorithm is sm4 or 3des, not {other:?}"
+        )))),
+    }
+}
+
+/// `POST /v1/keys/provision-region`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ProvisionRequest {
+    /// 6-digit region code.
+    pub region: String,
+    /// `sm4` (default) or `3des`.
+    pub algorithm: Option<String>,
+}
+
+/// What provisioning did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProvisionBody {
+    /// One entry per card master.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<ProvisionedKey>,
+}
+
+/// Creates, or derives from the province level, every card master of a
+/// region; idempotent.
+#[utoipa::path(post, path = "/v1/keys/provision-region", request_body = ProvisionRequest, security(("bearer" = [])),
+    responses((status = 200, body = ProvisionBody), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn provision_region(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<ProvisionRequest>,
+) -> Result<Json<ProvisionBody>, ApiError> {
+    let alg = algorithm(req.algorithm.as_deref())?;
+    Ok(Json(ProvisionBody {
+        keys: platform
+            .provision_region(&session, &req.region, alg)
+            .await?,
+    }))
+}
+
+/// A card of the registry.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CardBody {
+    /// 卡识别码, hex.
+    pub card_id: String,
+    /// Region code.
+    pub region: String,
+    /// 卡号.
+    pub card_no: String,
+    /// Card factor, hex: the blank chip is made with it.
+    pub card_factor: String,
+    /// `sm4` or `3des`.
+    pub algorithm: String,
+    /// `prepared` or `issued`.
+    pub state: String,
+}
+
+impl From<CardRecord> for CardBody {
+    fn from(c: CardRecord) -> Self {
+        Self {
+            card_id: c.card_id,
+            region: c.region,
+            card_no: c.card_no,
+            card_factor: c.card_factor,
+            algorithm: c.algorithm,
+            state: c.state,
+        }
+    }
+}
+
+/// `POST /v1/cards/prepare`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PrepareRequest {
+    /// The holder: ssn, name, sex, ethnicity, birth_date, birth_place, region.
+    #[schema(value_type = Object)]
+    pub holder: Holder,
+}
+
+/// Registers a holder's card (or returns the one prepared before).
+#[utoipa::path(post, path = "/v1/cards/prepare", request_body = PrepareRequest, security(("bearer" = [])),
+    responses((status = 200, body = CardBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn prepare(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<PrepareRequest>,
+) -> Result<Json<CardBody>, ApiError> {
+    Ok(Json(
+        platform.prepare_card(&session, &req.holder).await?.into(),
+    ))
+}
+
+/// `POST /v1/cards/{card_id}/job`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct JobRequest {
+    /// The holder the card was prepared for.
+    #[schema(value_type = Object)]
+    pub holder: Holder,
+    /// The chip's SM2 transport public key (SEC1, hex), from GET DATA DF01.
+    pub chip_key: String,
+    /// The first PIN (default 123456).
+    #[schema(value_type = Option<String>)]
+    pub pin: Option<Zeroizing<String>>,
+}
+
+/// The personalization job of a prepared card for its chip.
+#[utoipa::path(post, path = "/v1/cards/{card_id}/job", request_body = JobRequest, security(("bearer" = [])),
+    params(("card_id" = String, Path, description = "卡识别码, hex")),
+    responses((status = 200, body = Object), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn job(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(card_id): Path<String>,
+    Body(req): Body<JobRequest>,
+) -> Result<Json<Job>, ApiError> {
+    let chip = hex_field("chip_key", &req.chip_key)?;
+    let pin = req.pin.unwrap_or_else(|| Zeroizing::new("123456".into()));
+    Ok(Json(
+        platform
+            .card_job(&session, &card_id, &req.holder, &chip, &pin)
+            .await?,
+    ))
+}
+
+/// Confirms a card personalized.
+#[utoipa::path(post, path = "/v1/cards/{card_id}/issued", security(("bearer" = [])),
+    params(("card_id" = String, Path, description = "卡识别码, hex")),
+    responses((status = 200, body = CardBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn issued(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(card_id): Path<String>,
+) -> Result<Json<CardBody>, ApiError> {
+    Ok(Json(platform.card_issued(&session, &card_id).await?.into()))
+}
+
+/// `POST /v1/psams/job`
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PsamRequest {
+    /// Region code.
+    pub region: String,
+    /// Terminal number, 12 digits.
+    pub terminal_no: String,
+    /// `sm4` (default) or `3des`: the chip's cipher.
+    pub algorithm: Option<String>,
+    /// The PSAM chip's SM2 transport public key (SEC1, hex).
+    pub chip_key: String,
+}
+
+/// The issuance job of a PSAM: the region's masters enveloped to its chip.
+#[utoipa::path(post, path = "/v1/psams/job", request_body = PsamRequest, security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn psam_job(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Body(req): Body<PsamRequest>,
+) -> Result<(StatusCode, Json<PsamJob>), ApiError> {
+    let alg = algorithm(req.algorithm.as_deref())?;
+    let chip = hex_field("chip_key", &req.chip_key)?;
+    let job = platform
+        .psam_job(&session, &req.region, &req.terminal_no, alg, &chip)
+        .await?;
+    Ok((StatusCode::OK, Json(job)))
+}
