@@ -44,6 +44,15 @@ fn request(op: &str) -> (&'static str, String, Option<Value>) {
         "audit.verify" => ("GET", "/v1/audit/verify".into(), None),
         "key.manage" => ("GET", "/v1/keys".into(), None),
         "approval.decide" => ("GET", "/v1/approvals".into(), None),
+        "card.issue" => (
+            "POST",
+            "/v1/cards/prepare".into(),
+            Some(
+                json!({"holder": {"ssn": "000000000000000000", "name": "x", "sex": "1",
+                "ethnicity": "01", "birth_date": "19900101", "birth_place": "330300",
+                "region": "330300"}}),
+            ),
+        ),
         "key.use" => (
             "POST",
             "/v1/keys/no-such-key/encrypt".into(),

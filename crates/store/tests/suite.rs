@@ -882,6 +882,220 @@ async fn a_device_provider_holds_every_key(f: Fixture) {
     );
 }
 
+/// Card issuance on this backend: masters provisioned (a city's derived
+/// from its province's), a card prepared once per holder, a job that a
+/// blank chip runs, the card genuine for the derivation service and for a
+/// PSAM issued from the same masters, and nothing of the holder in the log.
+async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
+    use sscard_apdu::{Command, Response};
+    use sscard_card::perso;
+    use sscard_card::profile::{self, ins, key_id, CardAlgorithm, SSSE_AID};
+    use sscard_card::{crypto, VirtualCard, VirtualPsam};
+    use sscard_core::key::KeyAlgorithm;
+    use sscard_core::platform::CardOperation;
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let officer = security_officer(&platform, &out).await;
+    let province = platform
+        .provision_region(&officer, "330000", KeyAlgorithm::Sm4)
+        .await
+        .unwrap();
+    assert!(
+        province.iter().all(|k| k.outcome == "created"),
+        "{province:?}"
+    );
+    let city = platform
+        .provision_region(&officer, "330300", KeyAlgorithm::Sm4)
+        .await
+        .unwrap();
+    assert!(city.iter().all(|k| k.outcome == "derived"), "{city:?}");
+    let again = platform
+        .provision_region(&officer, "330300", KeyAlgorithm::Sm4)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|k| k.outcome == "exists"));
+    // The city master is the province master diversified by the city factor.
+    let block = [0x5Au8; 16];
+    let through_province = platform
+        .card_compute(
+            &officer,
+            "card-iauth-master-330000",
+            &[profile::city_factor("330300").to_vec(), vec![1; 8]],
+            &CardOperation::EncryptBlocks,
+            &block,
+        )
+        .await
+        .unwrap();
+    let through_city = platform
+        .card_compute(
+            &officer,
+            "card-iauth-master-330300",
+            &[vec![1; 8]],
+            &CardOperation::EncryptBlocks,
+            &block,
+        )
+        .await
+        .unwrap();
+    assert_eq!(through_province, through_city);
+
+    let holder = sscard_card::testing::holder("330300");
+    let card = platform.prepare_card(&officer, &holder).await.unwrap();
+    assert_eq!(
+        platform.prepare_card(&officer, &holder).await.unwrap(),
+        card,
+        "same card again"
+    );
+    let factor: [u8; 8] = hex::decode(&card.card_factor).unwrap().try_into().unwrap();
+    let mut chip = VirtualCard::blank(CardAlgorithm::Sm4, "330300", Some(factor)).unwrap();
+    let send = |chip: &mut VirtualCard, c: Command| {
+        Response::parse(&chip.transmit(&c.encode().unwrap())).unwrap()
+    };
+    let key = send(
+        &mut chip,
+        Command::new(0x80, ins::GET_DATA, 0xDF, 0x01, vec![], Some(256)),
+    )
+    .data;
+    let mut other = sscard_card::testing::holder("330300");
+    other.name = "李四".into();
+    let job = platform
+        .card_job(&officer, &card.card_id, &holder, &key, "975310")
+        .await
+        .unwrap();
+    // Every key and the PIN travel as SM2 ciphertexts to the chip only.
+    for step in job.steps.iter().filter(|s| s.apdu.starts_with("80D4")) {
+        let command = Command::parse(&hex::decode(&step.apdu).unwrap()).unwrap();
+        let stranger = sscard_gm::sm2::Sm2PrivateKey::generate().unwrap();
+        assert!(sscard_gm::sm2::decrypt(
+            &stranger,
+            &command.data,
+            sscard_gm::sm2::CiphertextFormat::Der
+        )
+        .is_err());
+        assert!(command.data.len() > 96, "an SM2 ciphertext");
+    }
+    perso::run(&job, |apdu| chip.transmit(apdu)).unwrap();
+    chip.reset();
+    platform.card_issued(&officer, &card.card_id).await.unwrap();
+    assert!(matches!(
+        platform.prepare_card(&officer, &holder).await,
+        Err(Error::Conflict(_))
+    ));
+
+    // Genuine for the derivation service: the answer to internal
+    // authentication is the cryptogram of the card key.
+    send(
+        &mut chip,
+        Command::new(0x00, ins::SELECT, 0x04, 0, SSSE_AID.to_vec(), Some(256)),
+    );
+    let (r1, r2) = ([3u8; 8], [4u8; 8]);
+    let answer = send(
+        &mut chip,
+        Command::new(
+            0x00,
+            ins::INTERNAL_AUTHENTICATE,
+            0,
+            0,
+            [r1, r2].concat(),
+            Some(8),
+        ),
+    );
+    let service = platform
+        .card_compute(
+            &officer,
+            "card-iauth-master-330300",
+            &[factor.to_vec(), r1.to_vec()],
+            &CardOperation::EncryptBlocks,
+            &crypto::pad8(sscard_gm::BlockAlgorithm::Sm4, &r2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.data, crypto::fold(&service).unwrap());
+    // And for a PSAM issued from the same masters.
+    let mut psam = VirtualPsam::blank(CardAlgorithm::Sm4, "330300", "000000000042").unwrap();
+    let psam_key = Response::parse(
+        &psam.transmit(
+            &Command::new(0x80, ins::GET_DATA, 0xDF, 0x01, vec![], Some(256))
+                .encode()
+                .unwrap(),
+        ),
+    )
+    .unwrap()
+    .data;
+    let psam_job = platform
+        .psam_job(
+            &officer,
+            "330300",
+            "000000000042",
+            KeyAlgorithm::Sm4,
+            &psam_key,
+        )
+        .await
+        .unwrap();
+    for step in &psam_job.steps {
+        let r = Response::parse(&psam.transmit(&hex::decode(&step.apdu).unwrap())).unwrap();
+        assert!(r.is_ok(), "{}: {}", step.what, r.status);
+    }
+    let mut init = factor.to_vec();
+    init.extend(profile::city_factor("330300"));
+    init.extend(r1);
+    let usage = (2 << 5) | sscard_card::psam::key_type(key_id::INTERNAL).unwrap();
+    assert!(Response::parse(
+        &psam.transmit(
+            &Command::new(0xBF, ins::PSAM_INIT, usage, key_id::INTERNAL, init, None)
+                .encode()
+                .unwrap()
+        )
+    )
+    .unwrap()
+    .is_ok());
+    let by_psam = Response::parse(
+        &psam.transmit(
+            &Command::new(
+                0x80,
+                ins::PSAM_COMPUTE,
+                0,
+                0,
+                crypto::pad8(sscard_gm::BlockAlgorithm::Sm4, &r2),
+                Some(256),
+            )
+            .encode()
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(answer.data, crypto::fold(&by_psam.data).unwrap());
+
+    // The job for someone else is refused; the log never names the holder.
+    let card2 = platform
+        .prepare_card(&officer, &{
+            let mut h = sscard_card::testing::holder("330300");
+            h.ssn = "11010519491231002X".into();
+            h.birth_date = "19491231".into();
+            h
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform
+            .card_job(&officer, &card2.card_id, &other, &key, "123456")
+            .await,
+        Err(Error::Invalid(_))
+    ));
+    let records = store.audit_range(1, 10_000).await.unwrap();
+    for action in [
+        "card.prepare",
+        "card.personalize",
+        "card.issued",
+        "psam.issue",
+    ] {
+        assert!(records.iter().any(|r| r.action == action), "{action}");
+    }
+    let log = format!("{records:?}");
+    assert!(
+        !log.contains(&holder.ssn) && !log.contains("张三"),
+        "the holder in the log"
+    );
+}
+
 /// Checkpoints are signed with the platform's audit key, every N records and
 /// when records have waited; the chain with its signatures verifies.
 async fn checkpoints_are_signed_and_verify(f: Fixture) {
@@ -1587,4 +1801,5 @@ suite!(
     dual_control_import_export_destroy,
     rewrap_reseals_every_stored_secret_under_the_newest_term,
     a_device_provider_holds_every_key,
+    cards_are_prepared_personalized_and_issued,
 );
