@@ -62,6 +62,8 @@ pub struct BasicInfo {
     pub algorithm: CardAlgorithm,
     /// Terminal number of the PSAM (or HSM mode's).
     pub terminal_no: String,
+    /// The device the card was read in (the PC/SC reader).
+    pub device_no: String,
 }
 
 impl BasicInfo {
@@ -89,6 +91,7 @@ impl BasicInfo {
             ("issued", self.issued.clone()),
             ("expires", self.expires.clone()),
             ("terminal_no", self.terminal_no.clone()),
+            ("device_no", self.device_no.clone()),
         ]
     }
 }
@@ -298,7 +301,29 @@ impl<C: Transport, M: SecureModule> CardSession<C, M> {
             expires,
             algorithm: self.card_ref.algorithm,
             terminal_no: self.module.terminal_no()?,
+            device_no: self.card.device(),
         })
+    }
+
+    /// Writes record `rec` of file `sfi` (a TLV whose tag is `rec`) under
+    /// secure messaging: the MAC under the card's maintenance key, computed
+    /// by the secure module with a fresh challenge.
+    pub fn write_record(&mut self, sfi: u8, rec: u8, value: &[u8]) -> Result<()> {
+        let tlv = Tlv::new(u32::from(rec), value.to_vec()).encode();
+        let plain = Command::new(0x00, ins::UPDATE_RECORD, rec, (sfi << 3) | 4, tlv, None);
+        let challenge = self.challenge()?;
+        let mac = self.module.mac(
+            key_id::MAINTENANCE,
+            &self.card_ref,
+            &challenge,
+            &sm::mac_input(&plain),
+        )?;
+        let answer = self.card.send(&sm::protect(&plain, |_| mac))?;
+        if answer.is_ok() {
+            Ok(())
+        } else {
+            Err(refused("write record", &answer))
+        }
     }
 
     fn pin_answer(answer: &Response) -> Result<()> {

@@ -13,6 +13,11 @@ pub trait Transport {
     /// One command APDU in, one response APDU out.
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>>;
 
+    /// The device the chip sits in (the reader's name, or `in-process`).
+    fn device(&self) -> String {
+        "in-process".into()
+    }
+
     /// Sends a command and parses the response.
     fn send(&mut self, command: &Command) -> Result<Response> {
         let apdu = command
@@ -29,6 +34,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
         (**self).transmit_raw(apdu)
+    }
+    fn device(&self) -> String {
+        (**self).device()
     }
 }
 
@@ -47,6 +55,7 @@ impl<C: Chip> Transport for Local<C> {
 /// A chip in a reader of the PC/SC stack.
 pub struct PcscReader {
     card: pcsc::Card,
+    name: String,
 }
 
 impl PcscReader {
@@ -87,7 +96,10 @@ impl PcscReader {
         let card = ctx
             .connect(reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
             .map_err(|e| Error::Transport(format!("reader {name:?}: {e}")))?;
-        Ok(Self { card })
+        Ok(Self {
+            card,
+            name: reader.to_string_lossy().into_owned(),
+        })
     }
 }
 
@@ -103,6 +115,10 @@ impl Transport for PcscReader {
             .status2_owned()
             .map_err(|e| Error::Transport(format!("PC/SC status: {e}")))?;
         Ok(status.atr().to_vec())
+    }
+
+    fn device(&self) -> String {
+        self.name.clone()
     }
 
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {

@@ -68,6 +68,11 @@ fn read_the_basic_information_after_the_card_authenticated() {
         ("330300", "000000000042")
     );
     assert_eq!(info.expires, "20361127");
+    assert_eq!(info.device_no, "in-process");
+    // A write with a MAC from the PSAM changes the card number.
+    session.write_record(5, 7, b"B00000002").unwrap();
+    let again = session.read_basic_info("20261127").unwrap();
+    assert_eq!(again.card_no, "B00000002");
     // Past its expiry the card is refused.
     let mut session = open(card(&m, "330300"), psam(&m), &NoCheck).unwrap();
     assert_eq!(
@@ -166,6 +171,7 @@ fn the_same_flows_through_pcscd_and_vpcd() {
     let mut session = CardSession::open(reader, Psam::new(psam_reader, None), &NoCheck).unwrap();
     let info = session.read_basic_info("20261127").unwrap();
     assert_eq!(info.name, "张三");
+    assert_eq!(info.device_no, card_reader);
     assert_eq!(session.verify_pin("000000"), Err(Error::PinWrong(2)));
     session.verify_pin("123456").unwrap();
     drop(session);
