@@ -26,6 +26,9 @@ pub struct Connection {
     pub cacert: Option<std::path::PathBuf>,
 }
 
+/// The largest answer read from a server (an audit export).
+const MAX_ANSWER: u64 = 4 << 30;
+
 /// A client of one server.
 pub struct Client {
     base: String,
@@ -84,9 +87,15 @@ impl Client {
 
     fn finish(&self, mut response: ureq::http::Response<ureq::Body>) -> CliResult<String> {
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().map_err(|e| {
-            CliError::Unreachable(format!("reading the answer of {}: {e}", self.base))
-        })?;
+        // An audit export of a busy platform runs past ureq's default 10 MiB.
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_string()
+            .map_err(|e| {
+                CliError::Unreachable(format!("reading the answer of {}: {e}", self.base))
+            })?;
         if (200..300).contains(&status) {
             return Ok(text);
         }
