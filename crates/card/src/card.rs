@@ -151,10 +151,7 @@ impl VirtualCard {
     }
 
     fn persist(&mut self) -> core::result::Result<(), StatusWord> {
-        match &self.path {
-            Some(path) => image::save(path, &self.image).map_err(|_| StatusWord::MemoryFailure),
-            None => Ok(()),
-        }
+        image::persist(self.path.as_deref(), &self.image)
     }
 
     fn process(&mut self, command: &Command) -> Answer {
@@ -572,13 +569,7 @@ impl VirtualCard {
     }
 
     fn transport_key(&self) -> core::result::Result<Sm2PrivateKey, StatusWord> {
-        let der = self
-            .image
-            .transport_key
-            .as_ref()
-            .filter(|_| self.image.lifecycle == Lifecycle::Blank)
-            .ok_or(StatusWord::ConditionsNotSatisfied)?;
-        Sm2PrivateKey::from_pkcs8_der(&der.0).map_err(|_| StatusWord::NoPreciseDiagnosis)
+        image::transport_key(self.image.transport_key.as_ref(), self.image.lifecycle)
     }
 
     fn get_data(&mut self, command: &Command) -> Answer {

@@ -122,6 +122,31 @@ pub struct PsamImage {
     pub keys: BTreeMap<u8, PsamKeyEntry>,
 }
 
+/// Writes a chip's memory after a change, when it has a file; a failed
+/// write is the chip's `65 81` (memory failure), and the command fails.
+pub fn persist<T: Serialize>(
+    path: Option<&Path>,
+    image: &T,
+) -> core::result::Result<(), sscard_apdu::StatusWord> {
+    match path {
+        Some(path) => save(path, image).map_err(|_| sscard_apdu::StatusWord::MemoryFailure),
+        None => Ok(()),
+    }
+}
+
+/// A blank chip's SM2 transport key: `69 85` once the chip is personalized
+/// (its transport key is gone then).
+pub fn transport_key(
+    key: Option<&Secret>,
+    lifecycle: Lifecycle,
+) -> core::result::Result<sscard_gm::sm2::Sm2PrivateKey, sscard_apdu::StatusWord> {
+    let der = key
+        .filter(|_| lifecycle == Lifecycle::Blank)
+        .ok_or(sscard_apdu::StatusWord::ConditionsNotSatisfied)?;
+    sscard_gm::sm2::Sm2PrivateKey::from_pkcs8_der(&der.0)
+        .map_err(|_| sscard_apdu::StatusWord::NoPreciseDiagnosis)
+}
+
 /// Reads a chip image of format `format`.
 pub fn load<T: for<'de> Deserialize<'de>>(path: &Path, format: &str) -> Result<T> {
     let text = Zeroizing::new(std::fs::read(path)?);

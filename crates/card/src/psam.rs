@@ -233,13 +233,7 @@ impl VirtualPsam {
     }
 
     fn transport_key(&self) -> core::result::Result<Sm2PrivateKey, StatusWord> {
-        let der = self
-            .image
-            .transport_key
-            .as_ref()
-            .filter(|_| self.image.lifecycle == Lifecycle::Blank)
-            .ok_or(StatusWord::ConditionsNotSatisfied)?;
-        Sm2PrivateKey::from_pkcs8_der(&der.0).map_err(|_| StatusWord::NoPreciseDiagnosis)
+        image::transport_key(self.image.transport_key.as_ref(), self.image.lifecycle)
     }
 
     fn get_data(&mut self, command: &Command) -> Answer {
@@ -284,9 +278,6 @@ impl VirtualPsam {
     }
 
     fn persist(&mut self) -> core::result::Result<(), StatusWord> {
-        match &self.path {
-            Some(path) => image::save(path, &self.image).map_err(|_| StatusWord::MemoryFailure),
-            None => Ok(()),
-        }
+        image::persist(self.path.as_deref(), &self.image)
     }
 }
