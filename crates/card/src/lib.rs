@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blacklist;
 pub mod card;
 pub mod crypto;
 mod error;

@@ -85,20 +85,26 @@ impl Client {
         CliError::Unreachable(format!("cannot reach {}: {e}", self.base))
     }
 
-    fn finish(&self, mut response: ureq::http::Response<ureq::Body>) -> CliResult<String> {
+    fn finish(&self, response: ureq::http::Response<ureq::Body>) -> CliResult<String> {
+        String::from_utf8(self.finish_bytes(response)?)
+            .map_err(|_| CliError::Unreachable(format!("the answer of {} is not text", self.base)))
+    }
+
+    fn finish_bytes(&self, mut response: ureq::http::Response<ureq::Body>) -> CliResult<Vec<u8>> {
         let status = response.status().as_u16();
         // An audit export of a busy platform runs past ureq's default 10 MiB.
-        let text = response
+        let bytes = response
             .body_mut()
             .with_config()
             .limit(MAX_ANSWER)
-            .read_to_string()
+            .read_to_vec()
             .map_err(|e| {
                 CliError::Unreachable(format!("reading the answer of {}: {e}", self.base))
             })?;
         if (200..300).contains(&status) {
-            return Ok(text);
+            return Ok(bytes);
         }
+        let text = String::from_utf8_lossy(&bytes);
         let (code, message) = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| {
@@ -124,6 +130,16 @@ impl Client {
         }
         let response = request.call().map_err(|e| self.unreachable(&e))?;
         self.finish(response)
+    }
+
+    /// GET, returning the body bytes (a signed blacklist file).
+    pub fn get_bytes(&self, path: &str) -> CliResult<Vec<u8>> {
+        let mut request = self.agent.get(self.url(path));
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let response = request.call().map_err(|e| self.unreachable(&e))?;
+        self.finish_bytes(response)
     }
 
     /// GET, parsing JSON.

@@ -50,6 +50,9 @@ pub enum FileMode {
     Public,
     /// Owner only (0600), never replacing an existing file (private keys).
     Secret,
+    /// Owner only (0600), replacing the file it updates (a terminal file
+    /// after sign-in).
+    SecretUpdate,
 }
 
 /// Writes `data` to a temporary file beside `path`, then renames it into
@@ -67,7 +70,7 @@ pub fn write_file(path: &Path, data: &[u8], mode: FileMode) -> CliResult {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
-        if mode == FileMode::Secret {
+        if mode != FileMode::Public {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }

@@ -62,6 +62,10 @@ enum Command {
     Card(card::CardArgs),
     /// The terminal's card flows: read, PIN.
     Terminal(terminal::TerminalArgs),
+    /// The card blacklist: add, remove, publish, export.
+    Blacklist(admin::blacklist::BlacklistArgs),
+    /// Security events and alerts.
+    Events(admin::events::EventsArgs),
     /// Dual control: pending requests, approve, deny.
     Approval(admin::approval::ApprovalArgs),
 }
@@ -89,6 +93,8 @@ fn main() -> ExitCode {
         Command::Key(args) => admin::key::run(args),
         Command::Approval(args) => admin::approval::run(args),
         Command::Card(args) => card::run(args),
+        Command::Blacklist(args) => admin::blacklist::run(args),
+        Command::Events(args) => admin::events::run(args),
         Command::Terminal(args) => terminal::run(args),
     };
     match result {

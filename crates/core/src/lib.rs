@@ -21,6 +21,7 @@ pub mod provider;
 mod role;
 pub mod seal;
 pub mod store;
+pub mod terminal_records;
 
 pub use clock::now_ms;
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::key::{KeyName, KeyRecord, KeyVersionRecord};
 use crate::operator::{Operator, OperatorName, TokenRow};
+use crate::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
 use crate::Result;
 
 /// One change of state, applied with its audit record in one transaction.
@@ -46,6 +47,35 @@ pub enum Write {
     InsertKeyVersion(KeyVersionRecord),
     /// Erases the material of every version of a key (destruction).
     EraseKeyMaterial(KeyName),
+    /// Creates or replaces a terminal.
+    PutTerminal(TerminalRecord),
+    /// Stores a sign-in challenge.
+    PutNonce {
+        /// The challenge, hex.
+        nonce: String,
+        /// For this terminal.
+        terminal_no: String,
+        /// Until.
+        expires_ms: i64,
+    },
+    /// Spends a sign-in challenge; fails with `NotFound` if it is gone
+    /// (spent or never made), which refuses a replayed sign-in.
+    SpendNonce(String),
+    /// Stores a terminal session by the hash of its token.
+    PutTerminalSession {
+        /// SM3 of the token, hex.
+        hash: String,
+        /// The terminal.
+        terminal_no: String,
+        /// Until.
+        expires_ms: i64,
+    },
+    /// Creates or replaces a blacklist entry.
+    PutBlacklistEntry(BlacklistEntry),
+    /// Adds a security event.
+    InsertEvent(EventRecord),
+    /// Creates or replaces an alert.
+    PutAlert(AlertRecord),
     /// Adds a card to the registry (fails with `Conflict` if its id or
     /// holder is there already).
     InsertCard(CardRecord),
@@ -182,6 +212,51 @@ pub trait Store: Send + Sync + 'static {
 
     /// Approvals in a state (`pending`, …), oldest first.
     async fn list_approvals(&self, state: &str) -> Result<Vec<ApprovalRecord>>;
+
+    /// A terminal by number.
+    async fn get_terminal(&self, terminal_no: &str) -> Result<Option<TerminalRecord>>;
+
+    /// Every terminal, by number.
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>>;
+
+    /// A sign-in challenge: (terminal, expiry).
+    async fn get_nonce(&self, nonce: &str) -> Result<Option<(String, i64)>>;
+
+    /// A terminal session by token hash: (terminal, expiry).
+    async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>>;
+
+    /// A blacklist entry by card.
+    async fn get_blacklist_entry(&self, card_id: &str) -> Result<Option<BlacklistEntry>>;
+
+    /// The cards on the list at `version`, ascending.
+    async fn blacklist_at(&self, version: i64) -> Result<Vec<BlacklistEntry>>;
+
+    /// The changes after `from` up to `to`: entries added (and still on the
+    /// list at `to`), and entries on the list at `from` removed by `to`.
+    async fn blacklist_changes(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<(Vec<BlacklistEntry>, Vec<BlacklistEntry>)>;
+
+    /// Events of `kind` since `since_ms` whose `field` (`terminal_no`,
+    /// `card_id` or `institution`) is `value`.
+    async fn count_events(
+        &self,
+        kind: &str,
+        field: &str,
+        value: &str,
+        since_ms: i64,
+    ) -> Result<i64>;
+
+    /// The newest events, newest first.
+    async fn list_events(&self, limit: i64) -> Result<Vec<EventRecord>>;
+
+    /// Alerts in a state (`open`, `acknowledged`), newest first.
+    async fn list_alerts(&self, state: &str) -> Result<Vec<AlertRecord>>;
+
+    /// An alert by id.
+    async fn get_alert(&self, id: &str) -> Result<Option<AlertRecord>>;
 
     /// A card by its 卡识别码 (hex).
     async fn get_card(&self, card_id: &str) -> Result<Option<CardRecord>>;

@@ -58,6 +58,8 @@ pub enum Error {
     SignatureInvalid,
     /// An SM2 ciphertext could not be parsed in the expected format.
     CiphertextEncoding(&'static str),
+    /// A certificate or request could not be read or made: names what.
+    Encoding(&'static str),
     /// An SM2 ciphertext parsed but its C3 check failed: wrong key or altered data.
     DecryptionFailed,
     /// SM2 encryption of an empty message is undefined (GB/T 32918.4 §6.1 needs klen > 0).
@@ -104,6 +106,7 @@ impl fmt::Display for Error {
             Self::SignatureEncoding(why) => write!(f, "signature could not be read: {why}"),
             Self::SignatureInvalid => f.write_str("signature does not verify"),
             Self::CiphertextEncoding(why) => write!(f, "ciphertext could not be read: {why}"),
+            Self::Encoding(what) => write!(f, "not {what}"),
             Self::DecryptionFailed => {
                 f.write_str("decryption failed: C3 does not match (wrong key or altered ciphertext)")
             }

@@ -40,6 +40,7 @@ pub mod sm2;
 pub mod sm3;
 pub mod sm4;
 mod tdes;
+pub mod x509;
 
 pub use block_key::{BlockAlgorithm, BlockKey};
 pub use ct::ct_eq;

@@ -75,3 +75,30 @@ impl FromRequestParts<Arc<Platform>> for Caller {
             .map_err(|e| ApiError(e).into_response())
     }
 }
+
+/// A signed-in terminal, from `Authorization: Bearer <session>` (the token
+/// of `POST /v1/terminals/{no}/signin`).
+pub struct TerminalCaller(pub sscard_core::terminal_records::TerminalRecord);
+
+impl FromRequestParts<Arc<Platform>> for TerminalCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        platform: &Arc<Platform>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = token else {
+            return Err(ApiError(Error::Unauthenticated("no terminal session")).into_response());
+        };
+        platform
+            .terminal_of_session(token.trim())
+            .await
+            .map(TerminalCaller)
+            .map_err(|e| ApiError(e).into_response())
+    }
+}

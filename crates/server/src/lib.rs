@@ -43,6 +43,11 @@ use crate::error::ErrorBody;
         routes::keys::import_wrapped, routes::keys::usage, routes::keys::public,
         routes::cards::provision_region, routes::cards::prepare, routes::cards::job,
         routes::cards::issued, routes::cards::psam_job,
+        routes::terminals::register, routes::terminals::list, routes::terminals::state, routes::terminals::enroll,
+        routes::terminals::software, routes::terminals::challenge, routes::terminals::signin,
+        routes::terminals::blacklist, routes::terminals::report,
+        routes::blacklist::add, routes::blacklist::remove, routes::blacklist::publish, routes::blacklist::export,
+        routes::events::list, routes::events::alerts, routes::events::ack, routes::events::rule,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
     ),
     components(schemas(ErrorBody)),
@@ -100,6 +105,31 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/cards/{card_id}/job", post(routes::cards::job))
         .route("/v1/cards/{card_id}/issued", post(routes::cards::issued))
         .route("/v1/psams/job", post(routes::cards::psam_job))
+        .route(
+            "/v1/terminals",
+            get(routes::terminals::list).post(routes::terminals::register),
+        )
+        .route("/v1/terminals/software", post(routes::terminals::software))
+        .route("/v1/terminals/{no}/state", post(routes::terminals::state))
+        .route("/v1/terminals/{no}/enroll", post(routes::terminals::enroll))
+        .route(
+            "/v1/terminals/{no}/challenge",
+            post(routes::terminals::challenge),
+        )
+        .route("/v1/terminals/{no}/signin", post(routes::terminals::signin))
+        .route("/v1/terminal/blacklist", get(routes::terminals::blacklist))
+        .route("/v1/terminal/events", post(routes::terminals::report))
+        .route("/v1/blacklist", post(routes::blacklist::add))
+        .route(
+            "/v1/blacklist/{card_id}/remove",
+            post(routes::blacklist::remove),
+        )
+        .route("/v1/blacklist/publish", post(routes::blacklist::publish))
+        .route("/v1/blacklist/export", get(routes::blacklist::export))
+        .route("/v1/events", get(routes::events::list))
+        .route("/v1/events/rules", post(routes::events::rule))
+        .route("/v1/alerts", get(routes::events::alerts))
+        .route("/v1/alerts/{id}/ack", post(routes::events::ack))
         .route(
             "/v1/keys/import-wrapped",
             post(routes::keys::import_wrapped),

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod rows;
+mod terminals;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sscard_core::audit::{AuditEntry, AuditRecord};
 use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::store::{ApprovalRecord, CardRecord, Store, Write};
+use sscard_core::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
 use sscard_core::{Error, Result};
 
 /// The file of the embedded database inside a data directory.
@@ -219,6 +221,145 @@ impl Store for SqlStore {
         rows.iter().map(rows::approval).collect()
     }
 
+    async fn get_terminal(&self, terminal_no: &str) -> Result<Option<TerminalRecord>> {
+        let row = sqlx::query(terminals::SELECT_TERMINAL)
+            .bind(terminal_no)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| terminals::terminal(&r)).transpose()
+    }
+
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>> {
+        let rows = sqlx::query(terminals::SELECT_TERMINALS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(terminals::terminal).collect()
+    }
+
+    async fn get_nonce(&self, nonce: &str) -> Result<Option<(String, i64)>> {
+        let row = sqlx::query("SELECT terminal_no, expires_ms FROM signin_nonces WHERE nonce = $1")
+            .bind(nonce)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| {
+            Ok((
+                r.try_get("terminal_no").map_err(storage)?,
+                r.try_get("expires_ms").map_err(storage)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>> {
+        let row =
+            sqlx::query("SELECT terminal_no, expires_ms FROM terminal_sessions WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage)?;
+        row.map(|r| {
+            Ok((
+                r.try_get("terminal_no").map_err(storage)?,
+                r.try_get("expires_ms").map_err(storage)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn get_blacklist_entry(&self, card_id: &str) -> Result<Option<BlacklistEntry>> {
+        let row = sqlx::query(terminals::SELECT_BLACKLIST_ENTRY)
+            .bind(card_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| terminals::blacklist_entry(&r)).transpose()
+    }
+
+    async fn blacklist_at(&self, version: i64) -> Result<Vec<BlacklistEntry>> {
+        let rows = sqlx::query(terminals::SELECT_BLACKLIST_AT)
+            .bind(version)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(terminals::blacklist_entry).collect()
+    }
+
+    async fn blacklist_changes(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<(Vec<BlacklistEntry>, Vec<BlacklistEntry>)> {
+        let added = sqlx::query(terminals::SELECT_BLACKLIST_ADDED)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        let removed = sqlx::query(terminals::SELECT_BLACKLIST_REMOVED)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        Ok((
+            added
+                .iter()
+                .map(terminals::blacklist_entry)
+                .collect::<Result<_>>()?,
+            removed
+                .iter()
+                .map(terminals::blacklist_entry)
+                .collect::<Result<_>>()?,
+        ))
+    }
+
+    async fn count_events(
+        &self,
+        kind: &str,
+        field: &str,
+        value: &str,
+        since_ms: i64,
+    ) -> Result<i64> {
+        let row = sqlx::query(terminals::count_events_query(field)?)
+            .bind(kind)
+            .bind(value)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.try_get("n").map_err(storage)
+    }
+
+    async fn list_events(&self, limit: i64) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query(terminals::SELECT_EVENTS)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(terminals::event).collect()
+    }
+
+    async fn list_alerts(&self, state: &str) -> Result<Vec<AlertRecord>> {
+        let rows = sqlx::query(terminals::SELECT_ALERTS)
+            .bind(state)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+        rows.iter().map(terminals::alert).collect()
+    }
+
+    async fn get_alert(&self, id: &str) -> Result<Option<AlertRecord>> {
+        let row = sqlx::query(terminals::SELECT_ALERT)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+        row.map(|r| terminals::alert(&r)).transpose()
+    }
+
     async fn get_card(&self, card_id: &str) -> Result<Option<CardRecord>> {
         let row = sqlx::query(rows::SELECT_CARD)
             .bind(card_id)
@@ -267,7 +408,9 @@ impl Store for SqlStore {
         let seq: i64 = head.try_get("seq").map_err(storage)?;
         let prev_hash: String = head.try_get("hash").map_err(storage)?;
         for write in writes {
-            rows::apply(&mut tx, write).await?;
+            if !terminals::apply(&mut tx, &write).await? {
+                rows::apply(&mut tx, write).await?;
+            }
         }
         let record = entry.into_record(seq, sscard_core::now_ms(), &prev_hash);
         let details =

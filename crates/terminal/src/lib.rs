@@ -6,11 +6,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cache;
 mod error;
 pub mod flows;
 pub mod module;
 pub mod transport;
 
+pub use cache::BlacklistCache;
 pub use error::{Error, Result};
 pub use flows::{BasicInfo, CardCheck, CardSession, NoCheck};
 pub use module::{CardRef, Psam, SecureModule};

@@ -2,6 +2,8 @@
 
 pub mod approval;
 pub mod audit;
+pub mod blacklist;
+pub mod events;
 pub mod key;
 pub mod login;
 pub mod operator;

@@ -51,7 +51,7 @@ impl core::fmt::Debug for LoginOutcome {
     }
 }
 
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     hex::encode(sscard_gm::sm3::digest(token.as_bytes()))
 }
 

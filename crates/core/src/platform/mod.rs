@@ -5,8 +5,10 @@
 mod approvals;
 mod audit_log;
 mod auth;
+mod blacklist;
 mod cards;
 mod derivation;
+mod events;
 mod export;
 mod import;
 mod init;
@@ -15,6 +17,7 @@ mod operators;
 mod policy;
 mod rewrap;
 mod schedule;
+mod terminals;
 mod transit;
 mod unseal;
 
@@ -37,11 +40,15 @@ pub use audit_log::{AuditPage, VerifyReport};
 pub use auth::{LoginOutcome, Session};
 pub use cards::{card_master_usage, master_name, ProvisionedKey, PsamJob};
 pub use derivation::CardOperation;
+pub use events::{EventRule, NewEvent};
 pub use export::ExportTarget;
 pub use init::{InitOptions, InitOutput, NewOperator};
 pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;
 pub use rewrap::RewrapProgress;
+pub use terminals::{
+    signin_message, terminal_session, Enrollment, NewTerminal, SigninOutcome, WorkingKey,
+};
 pub use transit::DataKey;
 pub use unseal::{Health, UnsealProgress};
 
@@ -128,6 +135,25 @@ pub mod ops {
         roles: &[Role::Security],
     };
 
+    /// Register, enroll, suspend and revoke terminals (system administrator).
+    pub const TERMINAL_MANAGE: Operation = Operation {
+        name: "terminal.manage",
+        roles: &[Role::System],
+    };
+
+    /// Add to and remove from the card blacklist, publish it (security administrator).
+    pub const BLACKLIST_MANAGE: Operation = Operation {
+        name: "blacklist.manage",
+        roles: &[Role::Security],
+    };
+
+    /// Read security events and alerts, acknowledge alerts, set the rules
+    /// (security administrator).
+    pub const EVENT_MANAGE: Operation = Operation {
+        name: "event.manage",
+        roles: &[Role::Security],
+    };
+
     /// List, approve and deny dual-controlled requests (security administrator).
     pub const APPROVAL: Operation = Operation {
         name: "approval.decide",
@@ -138,6 +164,9 @@ pub mod ops {
     pub const ALL: &[Operation] = &[
         APPROVAL,
         CARD_ISSUE,
+        TERMINAL_MANAGE,
+        BLACKLIST_MANAGE,
+        EVENT_MANAGE,
         KEY_MANAGE,
         KEY_USE,
         OPERATOR_ADD,

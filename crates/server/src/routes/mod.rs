@@ -5,11 +5,14 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod blacklist;
 pub mod cards;
 pub mod derivation;
+pub mod events;
 pub mod keys;
 pub mod operators;
 pub mod sys;
+pub mod terminals;
 pub mod transit;
 
 use sscard_core::Error;

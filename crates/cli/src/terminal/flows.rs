@@ -1,19 +1,20 @@
-//! `sscard terminal …`: the card flows of a terminal, on a card in a PC/SC
-//! reader or a card file, with a PSAM in a reader, a PSAM file, or the
-//! platform's derivation service (HSM mode).
+//! The card flows of `sscard terminal read` and `terminal pin`: a card in a
+//! PC/SC reader or a card file, with a PSAM in a reader, a PSAM file, or the
+//! platform's derivation service (HSM mode); with `--terminal`, the
+//! terminal's blacklist cache first, and refusals reported as events.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use sscard_card::crypto;
 use sscard_card::{VirtualCard, VirtualPsam};
 use sscard_core::platform::{card_master_usage, master_name};
 use sscard_terminal::{
-    CardRef, CardSession, Error as TerminalError, Local, NoCheck, PcscReader, Psam, SecureModule,
-    Transport,
+    BlacklistCache, CardCheck, CardRef, CardSession, Error as TerminalError, Local, NoCheck,
+    PcscReader, Psam, SecureModule, Transport,
 };
-use zeroize::Zeroizing;
 
+use super::file::TerminalFile;
 use crate::client::{Client, Connection};
 use crate::error::{CliError, CliResult};
 
@@ -42,45 +43,6 @@ pub struct ModuleSource {
     /// The platform's derivation service (--addr, --token).
     #[arg(long)]
     hsm: bool,
-}
-
-/// Terminal commands.
-#[derive(Debug, clap::Subcommand)]
-pub enum TerminalCommand {
-    /// Authenticate the card and print its basic information, one `key: value` per line.
-    Read {
-        #[command(flatten)]
-        card: CardSource,
-        #[command(flatten)]
-        module: ModuleSource,
-        /// Check expiry against this date (YYYYMMDD) instead of today.
-        #[arg(long, value_name = "YYYYMMDD")]
-        today: Option<String>,
-    },
-    /// PIN operations: exit 0 done, 1 wrong (prints tries_left) or blocked.
-    Pin {
-        #[arg(value_parser = ["verify", "change", "unblock", "reload"])]
-        action: String,
-        #[command(flatten)]
-        card: CardSource,
-        #[command(flatten)]
-        module: ModuleSource,
-        /// The PIN (for unblock and reload: the new PIN unless --new-pin is given).
-        #[arg(long)]
-        pin: Zeroizing<String>,
-        /// The new PIN (change; unblock and reload).
-        #[arg(long)]
-        new_pin: Option<Zeroizing<String>>,
-    },
-}
-
-/// Arguments of `terminal`.
-#[derive(Debug, clap::Args)]
-pub struct TerminalArgs {
-    #[command(subcommand)]
-    command: TerminalCommand,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// The platform's derivation service as a secure module.
@@ -165,7 +127,7 @@ impl SecureModule for Hsm {
     }
 }
 
-fn terminal_error(e: TerminalError) -> CliError {
+pub(super) fn terminal_error(e: TerminalError) -> CliError {
     match e {
         TerminalError::Transport(why) | TerminalError::NoPsam(why) => CliError::Unreachable(why),
         TerminalError::Invalid(why) => CliError::input(why),
@@ -215,63 +177,121 @@ fn today() -> String {
         .collect()
 }
 
-pub fn run(args: TerminalArgs) -> CliResult {
-    match args.command {
-        TerminalCommand::Read {
-            card,
-            module: m,
-            today: date,
-        } => {
-            let mut session = CardSession::open(
-                card_transport(&card)?,
-                module(&m, &args.connection)?,
-                &NoCheck,
-            )
-            .map_err(terminal_error)?;
-            let info = session
-                .read_basic_info(&date.unwrap_or_else(today))
-                .map_err(terminal_error)?;
-            for (key, value) in info.fields() {
-                println!("{key}: {value}");
+/// The terminal's checks before any card step: its blacklist cache, and a
+/// note of the card's identifier so that a refusal can name it in an event.
+struct TerminalCheck {
+    cache: Option<BlacklistCache>,
+    seen: std::cell::Cell<Option<[u8; 16]>>,
+}
+
+impl CardCheck for TerminalCheck {
+    fn check(&self, card_id: &[u8; 16]) -> sscard_terminal::Result<()> {
+        self.seen.set(Some(*card_id));
+        match &self.cache {
+            Some(cache) => cache.check(card_id),
+            None => NoCheck.check(card_id),
+        }
+    }
+}
+
+/// The blacklist check and event reporting of a terminal file, when given.
+fn checks(terminal: Option<&Path>) -> CliResult<(Option<TerminalFile>, TerminalCheck)> {
+    let (file, cache) = match terminal {
+        None => (None, None),
+        Some(path) => {
+            let file = TerminalFile::load(path)?;
+            let cache = BlacklistCache::open(&file.cache_path(path)).map_err(terminal_error)?;
+            (Some(file), Some(cache))
+        }
+    };
+    let check = TerminalCheck {
+        cache,
+        seen: std::cell::Cell::new(None),
+    };
+    Ok((file, check))
+}
+
+/// Opens a card session; with a terminal file, a refused card is reported
+/// as a security event of that terminal (best effort: the refusal stands
+/// whether or not the platform is reached).
+fn open_session(
+    card: &CardSource,
+    m: &ModuleSource,
+    connection: &Connection,
+    terminal: Option<&Path>,
+) -> CliResult<CardSession<Box<dyn Transport>, Box<dyn SecureModule>>> {
+    let (file, check) = checks(terminal)?;
+    match CardSession::open(card_transport(card)?, module(m, connection)?, &check) {
+        Ok(session) => Ok(session),
+        Err(e) => {
+            if let Some(file) = file {
+                let kind = match &e {
+                    TerminalError::Blacklisted(_) => Some("blacklisted-card"),
+                    TerminalError::NotGenuine | TerminalError::PsamKeyInsufficient(_) => {
+                        Some("card-auth-failed")
+                    }
+                    TerminalError::NoPsam(_) => Some("psam-missing"),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    let card_id = check.seen.get().map(hex::encode_upper).unwrap_or_default();
+                    file.report(kind, &card_id, &e.to_string());
+                }
             }
+            Err(terminal_error(e))
+        }
+    }
+}
+
+/// `terminal read`.
+pub fn read(
+    card: &CardSource,
+    m: &ModuleSource,
+    date: Option<String>,
+    terminal: Option<&Path>,
+    connection: &Connection,
+) -> CliResult {
+    let mut session = open_session(card, m, connection, terminal)?;
+    let info = session
+        .read_basic_info(&date.unwrap_or_else(today))
+        .map_err(terminal_error)?;
+    for (key, value) in info.fields() {
+        println!("{key}: {value}");
+    }
+    Ok(())
+}
+
+/// `terminal pin`.
+pub fn pin(
+    action: &str,
+    card: &CardSource,
+    m: &ModuleSource,
+    pin: &str,
+    new_pin: Option<&str>,
+    terminal: Option<&Path>,
+    connection: &Connection,
+) -> CliResult {
+    let mut session = open_session(card, m, connection, terminal)?;
+    let result = match action {
+        "verify" => session.verify_pin(pin),
+        "change" => match new_pin {
+            Some(new) => session.change_pin(pin, new),
+            None => return Err(CliError::input("change needs --new-pin")),
+        },
+        "unblock" => session.reset_pin(new_pin.unwrap_or(pin), true),
+        _ => session.reset_pin(new_pin.unwrap_or(pin), false),
+    };
+    match result {
+        Ok(()) => {
+            println!("pin: ok");
             Ok(())
         }
-        TerminalCommand::Pin {
-            action,
-            card,
-            module: m,
-            pin,
-            new_pin,
-        } => {
-            let mut session = CardSession::open(
-                card_transport(&card)?,
-                module(&m, &args.connection)?,
-                &NoCheck,
-            )
-            .map_err(terminal_error)?;
-            let new = new_pin.as_deref().map(String::as_str);
-            let result = match action.as_str() {
-                "verify" => session.verify_pin(&pin),
-                "change" => match new {
-                    Some(new) => session.change_pin(&pin, new),
-                    None => return Err(CliError::input("change needs --new-pin")),
-                },
-                "unblock" => session.reset_pin(new.unwrap_or(&pin), true),
-                _ => session.reset_pin(new.unwrap_or(&pin), false),
-            };
-            match result {
-                Ok(()) => {
-                    println!("pin: ok");
-                    Ok(())
-                }
-                Err(TerminalError::PinWrong(n)) => {
-                    println!("tries_left: {n}");
-                    Err(CliError::Refused(format!(
-                        "pin_wrong: PIN wrong, {n} tries left"
-                    )))
-                }
-                Err(e) => Err(terminal_error(e)),
-            }
+        Err(TerminalError::PinWrong(n)) => {
+            println!("tries_left: {n}");
+            Err(CliError::Refused(format!(
+                "pin_wrong: PIN wrong, {n} tries left"
+            )))
         }
+        Err(e) => Err(terminal_error(e)),
     }
 }

@@ -1,0 +1,131 @@
+//! The registry side of `sscard terminal` (system administrator): register,
+//! list, suspend, activate, revoke, allowed software; and enrollment, where
+//! the terminal makes its key pair and request and receives its certificate.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use sscard_card::VirtualPsam;
+use sscard_gm::sm2::Sm2PrivateKey;
+use sscard_gm::x509;
+use zeroize::Zeroizing;
+
+use super::file::{TerminalFile, FORMAT};
+use crate::client::{print, Client, Connection};
+use crate::error::{CliError, CliResult};
+
+/// `terminal register`.
+pub fn register(
+    connection: &Connection,
+    no: &str,
+    serial: &str,
+    institution: &str,
+    location: &str,
+    kind: &str,
+    psam: Option<&Path>,
+) -> CliResult {
+    let psam_no = match psam {
+        Some(path) => VirtualPsam::open(path)
+            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?
+            .image()
+            .terminal_no
+            .clone(),
+        None => String::new(),
+    };
+    let answer: Value = Client::new(connection)?.post(
+        "/v1/terminals",
+        &json!({"terminal_no": no, "serial": serial, "institution": institution,
+                "location": location, "kind": kind, "psam": psam_no}),
+    )?;
+    print(&answer, false);
+    Ok(())
+}
+
+/// `terminal list`: one line per terminal.
+pub fn list(connection: &Connection) -> CliResult {
+    let answer: Value = Client::new(connection)?.get("/v1/terminals")?;
+    for t in answer.as_array().into_iter().flatten() {
+        let get = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("-");
+        println!(
+            "terminal: {} state={} institution={} serial={} psam={}",
+            get("terminal_no"),
+            get("state"),
+            get("institution"),
+            get("serial"),
+            if get("psam").is_empty() {
+                "-"
+            } else {
+                get("psam")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `terminal suspend|activate|revoke NO`.
+pub fn set_state(connection: &Connection, no: &str, state: &str) -> CliResult {
+    let answer: Value = Client::new(connection)?.post(
+        &format!("/v1/terminals/{no}/state"),
+        &json!({ "state": state }),
+    )?;
+    println!(
+        "terminal: {no} state={}",
+        answer.get("state").and_then(Value::as_str).unwrap_or("-")
+    );
+    Ok(())
+}
+
+/// `terminal allow-software --version V (--sm3 HEX | --file F)`.
+pub fn allow_software(connection: &Connection, version: &str, sm3: &str) -> CliResult {
+    let _: Value = Client::new(connection)?.post(
+        "/v1/terminals/software",
+        &json!({"version": version, "sm3": sm3}),
+    )?;
+    println!("software: {version} sm3={sm3}");
+    Ok(())
+}
+
+/// `terminal enroll --no NO --out TERMINAL.json`: a fresh SM2 key pair, a
+/// PKCS#10 request with it, and the certificate the platform issues.
+pub fn enroll(connection: &Connection, no: &str, out: &Path) -> CliResult {
+    if out.exists() {
+        return Err(CliError::input(format!(
+            "{} exists; refusing to overwrite a terminal's key",
+            out.display()
+        )));
+    }
+    let key = Sm2PrivateKey::generate().map_err(|e| CliError::input(e.to_string()))?;
+    let csr = x509::request(&key, &format!("terminal {no}"))
+        .and_then(|der| x509::to_pem("CERTIFICATE REQUEST", &der))
+        .map_err(|e| CliError::input(e.to_string()))?;
+    let answer: Value = Client::new(connection)?.post(
+        &format!("/v1/terminals/{no}/enroll"),
+        &json!({ "csr": csr }),
+    )?;
+    let field = |f: &str| {
+        answer
+            .get(f)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| CliError::Unreachable(format!("the server's answer has no {f}")))
+    };
+    let file = TerminalFile {
+        format: FORMAT.into(),
+        terminal_no: no.into(),
+        addr: connection.addr.clone(),
+        key: Zeroizing::new(
+            key.to_pkcs8_pem()
+                .map_err(|e| CliError::input(e.to_string()))?
+                .to_string(),
+        ),
+        certificate: field("certificate")?,
+        ca_certificate: field("ca_certificate")?,
+        session: None,
+        session_expires_ms: 0,
+    };
+    file.save(out)?;
+    println!("terminal: {no}");
+    println!("certificate: {}", field("serial")?);
+    println!("file: {}", out.display());
+    Ok(())
+}

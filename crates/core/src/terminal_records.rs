@@ -1,0 +1,85 @@
+//! Stored records of terminal security: terminals, the blacklist, security
+//! events and alerts.
+
+/// A terminal of the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalRecord {
+    /// Terminal number, 12 digits.
+    pub terminal_no: String,
+    /// Device serial.
+    pub serial: String,
+    /// Institution (hospital, station, library…).
+    pub institution: String,
+    /// Where it stands.
+    pub location: String,
+    /// Kind of terminal.
+    pub kind: String,
+    /// `registered`, `active`, `suspended` or `revoked`.
+    pub state: String,
+    /// Terminal number of the bound PSAM, if any.
+    pub psam: String,
+    /// Its SM2 public key (SPKI DER, hex) once enrolled.
+    pub public_key: String,
+    /// Serial of its certificate (hex), once enrolled.
+    pub cert_serial: String,
+    /// When the certificate expires, ms.
+    pub cert_expires_ms: i64,
+    /// When registered, ms.
+    pub created_ms: i64,
+}
+
+/// A card on the blacklist, with the versions it came and went in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlacklistEntry {
+    /// 卡识别码, hex.
+    pub card_id: String,
+    /// `lost`, `suspended`, `cancelled` or `replaced`.
+    pub reason: String,
+    /// The version it appears in.
+    pub added_version: i64,
+    /// The version it leaves in; 0 while on the list.
+    pub removed_version: i64,
+    /// Last change, ms.
+    pub updated_ms: i64,
+}
+
+/// A security event reported by a terminal or the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Random id.
+    pub id: String,
+    /// When, ms.
+    pub time_ms: i64,
+    /// `card-auth-failed`, `blacklisted-card`, `pin-blocked`, `psam-missing`,
+    /// `tamper`, `software-integrity`, `signin-failed`.
+    pub kind: String,
+    /// The terminal, or empty.
+    pub terminal_no: String,
+    /// The card, or empty.
+    pub card_id: String,
+    /// The institution, or empty.
+    pub institution: String,
+    /// A short description.
+    pub detail: String,
+}
+
+/// An alert raised by a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// Random id.
+    pub id: String,
+    /// When, ms.
+    pub time_ms: i64,
+    /// The rule, as text.
+    pub rule: String,
+    /// What it counted (`terminal 000000000042`).
+    pub subject: String,
+    /// Events counted in the window.
+    pub count: i64,
+    /// What was done (`alert`, `alert, terminal suspended`).
+    pub action: String,
+    /// `open` or `acknowledged`.
+    pub state: String,
+    /// Who acknowledged it.
+    pub acked_by: String,
+}

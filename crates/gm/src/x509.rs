@@ -1,0 +1,236 @@
+//! X.509 certificates and PKCS#10 requests with SM2 keys and the signature
+//! algorithm SM2-with-SM3 (OID 1.2.156.10197.1.501, GM/T 0015), signed with
+//! the default user ID `1234567812345678`, readable by `openssl x509`.
+//!
+//! ```
+//! use sscard_gm::sm2::Sm2PrivateKey;
+//! use sscard_gm::x509;
+//! let ca = Sm2PrivateKey::generate().unwrap();
+//! let terminal = Sm2PrivateKey::generate().unwrap();
+//! let csr = x509::request(&terminal, "terminal 000000000042").unwrap();
+//! let (subject, key) = x509::parse_request(&csr).unwrap();
+//! let cert = x509::issue(&ca, "sscard platform CA", &subject, &key, &[1], 0, 4_000_000_000, false).unwrap();
+//! let info = x509::verify(&cert, &ca.public_key()).unwrap();
+//! assert_eq!(info.subject, "terminal 000000000042");
+//! ```
+
+use core::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use x509_cert::der::asn1::{BitString, OctetString};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::request::{CertReq, CertReqInfo};
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned};
+use x509_cert::time::{Time, Validity};
+use x509_cert::{Certificate, TbsCertificate, Version};
+
+use crate::sm2::{self, Signature, SignatureFormat, Sm2PrivateKey, Sm2PublicKey};
+use crate::{Error, Result};
+
+/// SM2-with-SM3 (GM/T 0006).
+pub const SM2_WITH_SM3: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.501");
+const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+
+fn bad(what: &'static str) -> Error {
+    Error::Encoding(what)
+}
+
+fn algorithm() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: SM2_WITH_SM3,
+        parameters: None,
+    }
+}
+
+fn name(cn: &str) -> Result<Name> {
+    if cn.is_empty() || cn.contains([',', '=', '+', '\\', '"']) {
+        return Err(bad(
+            "a certificate name: letters, digits, spaces and . - _ only",
+        ));
+    }
+    Name::from_str(&format!("CN={cn}")).map_err(|_| bad("a certificate name"))
+}
+
+fn common_name(name: &Name) -> String {
+    let text = name.to_string();
+    text.strip_prefix("CN=").unwrap_or(&text).to_string()
+}
+
+fn spki(key: &Sm2PublicKey) -> Result<SubjectPublicKeyInfoOwned> {
+    SubjectPublicKeyInfoOwned::from_der(&key.to_spki_der()?).map_err(|_| bad("an SM2 public key"))
+}
+
+fn public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<Sm2PublicKey> {
+    let der = spki.to_der().map_err(|_| bad("an SM2 public key"))?;
+    Sm2PublicKey::from_pem_or_der(&der)
+}
+
+fn sign(key: &Sm2PrivateKey, tbs: &[u8]) -> Result<BitString> {
+    let signature = sm2::sign(key, sm2::DEFAULT_USER_ID, tbs)?;
+    BitString::from_bytes(&signature.encode(SignatureFormat::Der)).map_err(|_| bad("a signature"))
+}
+
+fn check(
+    key: &Sm2PublicKey,
+    tbs: &[u8],
+    alg: &AlgorithmIdentifierOwned,
+    sig: &BitString,
+) -> Result<()> {
+    if alg.oid != SM2_WITH_SM3 {
+        return Err(bad("a signature algorithm other than SM2-with-SM3"));
+    }
+    let bytes = sig.as_bytes().ok_or(bad("a signature"))?;
+    let signature = Signature::parse(bytes, SignatureFormat::Der)?;
+    sm2::verify(key, sm2::DEFAULT_USER_ID, tbs, &signature)
+}
+
+/// A PKCS#10 certificate request (DER) for `key`, subject `CN=<cn>`.
+pub fn request(key: &Sm2PrivateKey, cn: &str) -> Result<Vec<u8>> {
+    let info = CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: name(cn)?,
+        public_key: spki(&key.public_key())?,
+        attributes: Default::default(),
+    };
+    let tbs = info.to_der().map_err(|_| bad("a request"))?;
+    CertReq {
+        info,
+        algorithm: algorithm(),
+        signature: sign(key, &tbs)?,
+    }
+    .to_der()
+    .map_err(|_| bad("a request"))
+}
+
+/// The subject name and key of a request whose signature verifies.
+pub fn parse_request(der: &[u8]) -> Result<(String, Sm2PublicKey)> {
+    let req = CertReq::from_der(der).map_err(|_| bad("a certificate request"))?;
+    let key = public_key(&req.info.public_key)?;
+    let tbs = req
+        .info
+        .to_der()
+        .map_err(|_| bad("a certificate request"))?;
+    check(&key, &tbs, &req.algorithm, &req.signature)?;
+    Ok((common_name(&req.info.subject), key))
+}
+
+fn time(seconds: u64) -> Result<Time> {
+    Time::try_from(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)).map_err(|_| bad("a time"))
+}
+
+/// Issues a certificate (DER) for `subject_key`, signed by `issuer`; valid
+/// from `not_before` to `not_after` (seconds since the epoch). A CA
+/// certificate carries basicConstraints CA:TRUE.
+#[allow(clippy::too_many_arguments)]
+pub fn issue(
+    issuer: &Sm2PrivateKey,
+    issuer_cn: &str,
+    subject_cn: &str,
+    subject_key: &Sm2PublicKey,
+    serial: &[u8],
+    not_before: u64,
+    not_after: u64,
+    ca: bool,
+) -> Result<Vec<u8>> {
+    let extensions = if ca {
+        let value = BasicConstraints {
+            ca: true,
+            path_len_constraint: Some(0),
+        }
+        .to_der()
+        .map_err(|_| bad("an extension"))?;
+        Some(vec![Extension {
+            extn_id: BASIC_CONSTRAINTS,
+            critical: true,
+            extn_value: OctetString::new(value).map_err(|_| bad("an extension"))?,
+        }])
+    } else {
+        None
+    };
+    let tbs = TbsCertificate {
+        version: Version::V3,
+        serial_number: SerialNumber::new(serial).map_err(|_| bad("a serial number"))?,
+        signature: algorithm(),
+        issuer: name(issuer_cn)?,
+        validity: Validity {
+            not_before: time(not_before)?,
+            not_after: time(not_after)?,
+        },
+        subject: name(subject_cn)?,
+        subject_public_key_info: spki(subject_key)?,
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions,
+    };
+    let der = tbs.to_der().map_err(|_| bad("a certificate"))?;
+    Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: algorithm(),
+        signature: sign(issuer, &der)?,
+    }
+    .to_der()
+    .map_err(|_| bad("a certificate"))
+}
+
+/// What a certificate says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// Subject CN.
+    pub subject: String,
+    /// Issuer CN.
+    pub issuer: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// Validity, seconds since the epoch.
+    pub not_before: u64,
+    /// Validity end, seconds since the epoch.
+    pub not_after: u64,
+    /// The subject's key.
+    pub public_key: Sm2PublicKey,
+}
+
+/// Parses a certificate and checks its signature against `issuer`.
+pub fn verify(der: &[u8], issuer: &Sm2PublicKey) -> Result<CertificateInfo> {
+    let cert = Certificate::from_der(der).map_err(|_| bad("a certificate"))?;
+    let tbs = cert
+        .tbs_certificate
+        .to_der()
+        .map_err(|_| bad("a certificate"))?;
+    check(issuer, &tbs, &cert.signature_algorithm, &cert.signature)?;
+    let t = &cert.tbs_certificate;
+    Ok(CertificateInfo {
+        subject: common_name(&t.subject),
+        issuer: common_name(&t.issuer),
+        serial: hex::encode_upper(t.serial_number.as_bytes()),
+        not_before: t.validity.not_before.to_unix_duration().as_secs(),
+        not_after: t.validity.not_after.to_unix_duration().as_secs(),
+        public_key: public_key(&t.subject_public_key_info)?,
+    })
+}
+
+/// Parses a self-signed certificate (a CA's) and checks its signature with
+/// its own key.
+pub fn verify_self_signed(der: &[u8]) -> Result<CertificateInfo> {
+    let cert = Certificate::from_der(der).map_err(|_| bad("a certificate"))?;
+    let key = public_key(&cert.tbs_certificate.subject_public_key_info)?;
+    verify(der, &key)
+}
+
+/// PEM of DER with `label` (`CERTIFICATE`, `CERTIFICATE REQUEST`).
+pub fn to_pem(label: &'static str, der: &[u8]) -> Result<String> {
+    x509_cert::der::pem::encode_string(label, x509_cert::der::pem::LineEnding::LF, der)
+        .map_err(|_| bad("PEM"))
+}
+
+/// DER from PEM, or the bytes themselves when they are not PEM.
+pub fn from_pem(bytes: &[u8]) -> Result<Vec<u8>> {
+    match x509_cert::der::pem::decode_vec(bytes) {
+        Ok((_, der)) => Ok(der),
+        Err(_) if bytes.first() == Some(&0x30) => Ok(bytes.to_vec()),
+        Err(_) => Err(bad("PEM or DER")),
+    }
+}

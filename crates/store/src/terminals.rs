@@ -1,0 +1,301 @@
+//! The terminal-security tables: registry, sign-in challenges, sessions,
+//! blacklist, events and alerts.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use sscard_core::store::Write;
+use sscard_core::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
+use sscard_core::{Error, Result};
+
+use crate::storage;
+
+macro_rules! terminal_columns {
+    () => {
+        "terminal_no, serial, institution, location, kind, state, psam, public_key, cert_serial, cert_expires, created_ms"
+    };
+}
+macro_rules! blacklist_columns {
+    () => {
+        "card_id, reason, added_version, removed_version, updated_ms"
+    };
+}
+macro_rules! event_columns {
+    () => {
+        "id, time_ms, kind, terminal_no, card_id, institution, detail"
+    };
+}
+macro_rules! alert_columns {
+    () => {
+        "id, time_ms, rule, subject, count, action, state, acked_by"
+    };
+}
+
+pub const SELECT_TERMINAL: &str = concat!(
+    "SELECT ",
+    terminal_columns!(),
+    " FROM terminals WHERE terminal_no = $1"
+);
+pub const SELECT_TERMINALS: &str = concat!(
+    "SELECT ",
+    terminal_columns!(),
+    " FROM terminals ORDER BY terminal_no"
+);
+pub const SELECT_BLACKLIST_ENTRY: &str = concat!(
+    "SELECT ",
+    blacklist_columns!(),
+    " FROM blacklist WHERE card_id = $1"
+);
+pub const SELECT_BLACKLIST_AT: &str = concat!(
+    "SELECT ",
+    blacklist_columns!(),
+    " FROM blacklist WHERE added_version <= $1 AND (removed_version = 0 OR removed_version > $1) ORDER BY card_id"
+);
+pub const SELECT_BLACKLIST_ADDED: &str = concat!(
+    "SELECT ",
+    blacklist_columns!(),
+    " FROM blacklist WHERE added_version > $1 AND added_version <= $2 \
+      AND (removed_version = 0 OR removed_version > $2) ORDER BY card_id"
+);
+pub const SELECT_BLACKLIST_REMOVED: &str = concat!(
+    "SELECT ",
+    blacklist_columns!(),
+    " FROM blacklist WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2 ORDER BY card_id"
+);
+pub const SELECT_EVENTS: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events ORDER BY time_ms DESC, id LIMIT $1"
+);
+pub const SELECT_ALERTS: &str = concat!(
+    "SELECT ",
+    alert_columns!(),
+    " FROM alerts WHERE state = $1 ORDER BY time_ms DESC, id"
+);
+pub const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1");
+
+/// The event count query for a field; the field is one of three names, never input.
+pub fn count_events_query(field: &str) -> Result<&'static str> {
+    match field {
+        "terminal_no" => Ok("SELECT COUNT(*) AS n FROM events WHERE kind = $1 AND terminal_no = $2 AND time_ms >= $3"),
+        "card_id" => Ok("SELECT COUNT(*) AS n FROM events WHERE kind = $1 AND card_id = $2 AND time_ms >= $3"),
+        "institution" => Ok("SELECT COUNT(*) AS n FROM events WHERE kind = $1 AND institution = $2 AND time_ms >= $3"),
+        other => Err(Error::Invalid(format!("events are counted per terminal, card or institution, not {other}"))),
+    }
+}
+
+pub fn terminal(row: &AnyRow) -> Result<TerminalRecord> {
+    Ok(TerminalRecord {
+        terminal_no: row.try_get("terminal_no").map_err(storage)?,
+        serial: row.try_get("serial").map_err(storage)?,
+        institution: row.try_get("institution").map_err(storage)?,
+        location: row.try_get("location").map_err(storage)?,
+        kind: row.try_get("kind").map_err(storage)?,
+        state: row.try_get("state").map_err(storage)?,
+        psam: row.try_get("psam").map_err(storage)?,
+        public_key: row.try_get("public_key").map_err(storage)?,
+        cert_serial: row.try_get("cert_serial").map_err(storage)?,
+        cert_expires_ms: row.try_get("cert_expires").map_err(storage)?,
+        created_ms: row.try_get("created_ms").map_err(storage)?,
+    })
+}
+
+pub fn blacklist_entry(row: &AnyRow) -> Result<BlacklistEntry> {
+    Ok(BlacklistEntry {
+        card_id: row.try_get("card_id").map_err(storage)?,
+        reason: row.try_get("reason").map_err(storage)?,
+        added_version: row.try_get("added_version").map_err(storage)?,
+        removed_version: row.try_get("removed_version").map_err(storage)?,
+        updated_ms: row.try_get("updated_ms").map_err(storage)?,
+    })
+}
+
+pub fn event(row: &AnyRow) -> Result<EventRecord> {
+    Ok(EventRecord {
+        id: row.try_get("id").map_err(storage)?,
+        time_ms: row.try_get("time_ms").map_err(storage)?,
+        kind: row.try_get("kind").map_err(storage)?,
+        terminal_no: row.try_get("terminal_no").map_err(storage)?,
+        card_id: row.try_get("card_id").map_err(storage)?,
+        institution: row.try_get("institution").map_err(storage)?,
+        detail: row.try_get("detail").map_err(storage)?,
+    })
+}
+
+pub fn alert(row: &AnyRow) -> Result<AlertRecord> {
+    Ok(AlertRecord {
+        id: row.try_get("id").map_err(storage)?,
+        time_ms: row.try_get("time_ms").map_err(storage)?,
+        rule: row.try_get("rule").map_err(storage)?,
+        subject: row.try_get("subject").map_err(storage)?,
+        count: row.try_get("count").map_err(storage)?,
+        action: row.try_get("action").map_err(storage)?,
+        state: row.try_get("state").map_err(storage)?,
+        acked_by: row.try_get("acked_by").map_err(storage)?,
+    })
+}
+
+async fn exec<'q>(
+    tx: &mut Transaction<'static, Any>,
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<u64> {
+    Ok(query
+        .execute(&mut **tx)
+        .await
+        .map_err(storage)?
+        .rows_affected())
+}
+
+/// Applies a terminal-security write; `Ok(false)` when `write` is not one.
+pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<bool> {
+    match write {
+        Write::PutTerminal(t) => {
+            exec(
+                tx,
+                sqlx::query("DELETE FROM terminals WHERE terminal_no = $1")
+                    .bind(t.terminal_no.clone()),
+            )
+            .await?;
+            exec(
+                tx,
+                sqlx::query(concat!(
+                    "INSERT INTO terminals (",
+                    terminal_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .bind(t.terminal_no.clone())
+                .bind(t.serial.clone())
+                .bind(t.institution.clone())
+                .bind(t.location.clone())
+                .bind(t.kind.clone())
+                .bind(t.state.clone())
+                .bind(t.psam.clone())
+                .bind(t.public_key.clone())
+                .bind(t.cert_serial.clone())
+                .bind(t.cert_expires_ms)
+                .bind(t.created_ms),
+            )
+            .await?;
+        }
+        Write::PutNonce {
+            nonce,
+            terminal_no,
+            expires_ms,
+        } => {
+            exec(
+                tx,
+                sqlx::query("DELETE FROM signin_nonces WHERE expires_ms < $1")
+                    .bind(sscard_core::now_ms()),
+            )
+            .await?;
+            exec(
+                tx,
+                sqlx::query("INSERT INTO signin_nonces (nonce, terminal_no, expires_ms) VALUES ($1, $2, $3)")
+                    .bind(nonce.clone())
+                    .bind(terminal_no.clone())
+                    .bind(*expires_ms),
+            )
+            .await?;
+        }
+        Write::SpendNonce(nonce) => {
+            if exec(
+                tx,
+                sqlx::query("DELETE FROM signin_nonces WHERE nonce = $1").bind(nonce.clone()),
+            )
+            .await?
+                != 1
+            {
+                return Err(Error::NotFound(
+                    "sign-in challenge (spent or never issued)".into(),
+                ));
+            }
+        }
+        Write::PutTerminalSession {
+            hash,
+            terminal_no,
+            expires_ms,
+        } => {
+            exec(
+                tx,
+                sqlx::query(
+                    "DELETE FROM terminal_sessions WHERE expires_ms < $1 OR terminal_no = $2",
+                )
+                .bind(sscard_core::now_ms())
+                .bind(terminal_no.clone()),
+            )
+            .await?;
+            exec(
+                tx,
+                sqlx::query("INSERT INTO terminal_sessions (hash, terminal_no, expires_ms) VALUES ($1, $2, $3)")
+                    .bind(hash.clone())
+                    .bind(terminal_no.clone())
+                    .bind(*expires_ms),
+            )
+            .await?;
+        }
+        Write::PutBlacklistEntry(e) => {
+            exec(
+                tx,
+                sqlx::query("DELETE FROM blacklist WHERE card_id = $1").bind(e.card_id.clone()),
+            )
+            .await?;
+            exec(
+                tx,
+                sqlx::query(concat!(
+                    "INSERT INTO blacklist (",
+                    blacklist_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5)"
+                ))
+                .bind(e.card_id.clone())
+                .bind(e.reason.clone())
+                .bind(e.added_version)
+                .bind(e.removed_version)
+                .bind(e.updated_ms),
+            )
+            .await?;
+        }
+        Write::InsertEvent(e) => {
+            exec(
+                tx,
+                sqlx::query(concat!(
+                    "INSERT INTO events (",
+                    event_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ))
+                .bind(e.id.clone())
+                .bind(e.time_ms)
+                .bind(e.kind.clone())
+                .bind(e.terminal_no.clone())
+                .bind(e.card_id.clone())
+                .bind(e.institution.clone())
+                .bind(e.detail.clone()),
+            )
+            .await?;
+        }
+        Write::PutAlert(a) => {
+            exec(
+                tx,
+                sqlx::query("DELETE FROM alerts WHERE id = $1").bind(a.id.clone()),
+            )
+            .await?;
+            exec(
+                tx,
+                sqlx::query(concat!(
+                    "INSERT INTO alerts (",
+                    alert_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ))
+                .bind(a.id.clone())
+                .bind(a.time_ms)
+                .bind(a.rule.clone())
+                .bind(a.subject.clone())
+                .bind(a.count)
+                .bind(a.action.clone())
+                .bind(a.state.clone())
+                .bind(a.acked_by.clone()),
+            )
+            .await?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
