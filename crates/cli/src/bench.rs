@@ -1,6 +1,9 @@
 //! `sscard bench gm [--json] [--seconds N]`: sscard's SM3, SM4-CTR, SM4-GCM
 //! (MB/s over 8 KiB buffers) and SM2 sign/verify (ops/s), single thread,
-//! each beside the same operation through `openssl speed` in the same run.
+//! each beside the same operation through `openssl speed` in the same run;
+//! and `sscard bench blacklist` (in `bench/blacklist.rs`).
+
+mod blacklist;
 
 use std::hint::black_box;
 use std::process::Command;
@@ -17,6 +20,8 @@ use crate::error::{CliError, CliResult};
 pub enum BenchCommand {
     /// National algorithms, sscard beside OpenSSL.
     Gm(GmArgs),
+    /// The card blacklist at scale: publish, sizes, apply, lookup, memory.
+    Blacklist(blacklist::BlacklistArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,6 +51,7 @@ const BUFFER: usize = 8192;
 pub fn run(command: BenchCommand) -> CliResult {
     match command {
         BenchCommand::Gm(args) => gm(&args),
+        BenchCommand::Blacklist(args) => blacklist::run(&args),
     }
 }
 

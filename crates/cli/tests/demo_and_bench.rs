@@ -74,3 +74,41 @@ fn bench_gm_prints_each_operation_beside_openssl() {
         }
     }
 }
+
+#[test]
+fn bench_blacklist_prints_its_figures_for_each_size() {
+    let out = ok(sscard(&[
+        "bench",
+        "blacklist",
+        "--entries",
+        "20000",
+        "--entries",
+        "40000",
+        "--delta",
+        "1000",
+        "--json",
+    ]));
+    let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (r, n) in rows.iter().zip([20_000u64, 40_000]) {
+        assert_eq!(r["entries"].as_u64(), Some(n), "{r}");
+        // Delta coding: well under the 16 bytes of a raw card identifier.
+        let per_card = r["full_bytes"].as_f64().unwrap() / n as f64;
+        assert!(per_card > 4.0 && per_card < 12.0, "{r}");
+        assert!(r["delta_bytes"].as_u64().unwrap() < 20_000, "{r}");
+        for f in [
+            "publish_ms",
+            "apply_full_ms",
+            "lookup_ns",
+            "peak_memory_mb",
+            "sm3_full_ms",
+        ] {
+            assert!(r[f].as_f64().unwrap() > 0.0, "{f}: {r}");
+        }
+        let ratio = r["sm3_ratio"].as_f64().unwrap();
+        let expected =
+            r["openssl_sm3_full_ms"].as_f64().unwrap() / r["sm3_full_ms"].as_f64().unwrap();
+        assert!((ratio - expected).abs() < 1e-6 * expected.max(1.0), "{r}");
+    }
+}

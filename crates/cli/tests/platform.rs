@@ -44,6 +44,9 @@ fn request(op: &str) -> (&'static str, String, Option<Value>) {
         "audit.verify" => ("GET", "/v1/audit/verify".into(), None),
         "key.manage" => ("GET", "/v1/keys".into(), None),
         "approval.decide" => ("GET", "/v1/approvals".into(), None),
+        "terminal.manage" => ("GET", "/v1/terminals".into(), None),
+        "blacklist.manage" => ("GET", "/v1/blacklist/export?version=999".into(), None),
+        "event.manage" => ("GET", "/v1/alerts".into(), None),
         "card.issue" => (
             "POST",
             "/v1/cards/prepare".into(),

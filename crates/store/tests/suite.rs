@@ -1096,6 +1096,132 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
     );
 }
 
+/// The blacklist on this backend: full lists and deltas of published
+/// versions, signed by the platform key, that a terminal cache applies; and
+/// an event rule that raises one alert at its threshold.
+async fn blacklist_versions_and_event_rules(f: Fixture) {
+    use sscard_card::blacklist::{Blacklist, Cache, Kind};
+    use sscard_core::platform::NewTerminal;
+    let (_, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let officer = security_officer(&platform, &out).await;
+    let system = operator_session(&platform, &out, 0, "system passphrase 0").await;
+    let id = |n: u8| format!("330300D1560000050000000000000{n:03}");
+    platform
+        .blacklist_add(&officer, &id(1), "lost")
+        .await
+        .unwrap();
+    platform
+        .blacklist_add(&officer, &id(2), "replaced")
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform.blacklist_add(&officer, &id(2), "lost").await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        platform.blacklist_add(&officer, "12", "lost").await,
+        Err(Error::Invalid(_))
+    ));
+    assert_eq!(platform.blacklist_publish(&officer).await.unwrap(), 1);
+    platform.blacklist_remove(&officer, &id(1)).await.unwrap();
+    platform
+        .blacklist_add(&officer, &id(3), "cancelled")
+        .await
+        .unwrap();
+    assert_eq!(platform.blacklist_publish(&officer).await.unwrap(), 2);
+    // The platform key is made with the first export.
+    let v1_file = platform
+        .blacklist_export(&officer, Some(1), None)
+        .await
+        .unwrap();
+    let key = sscard_gm::sm2::Sm2PublicKey::from_pem_or_der(
+        platform
+            .public_key(&officer, "platform-signing")
+            .await
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let open = |bytes: Vec<u8>| {
+        Blacklist::parse_signed(&bytes, |c, s| {
+            sscard_gm::sm2::Signature::parse(s, sscard_gm::sm2::SignatureFormat::Der)
+                .and_then(|s| sscard_gm::sm2::verify(&key, sscard_gm::sm2::DEFAULT_USER_ID, c, &s))
+                .is_ok()
+        })
+        .unwrap()
+    };
+    let n = |id: String| u128::from_str_radix(&id, 16).unwrap();
+    let v1 = open(v1_file);
+    assert_eq!(
+        v1.adds.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [n(id(1)), n(id(2))]
+    );
+    let d12 = open(
+        platform
+            .blacklist_export(&officer, Some(2), Some(1))
+            .await
+            .unwrap(),
+    );
+    assert_eq!((d12.kind, d12.base), (Kind::Delta, 1));
+    assert_eq!(
+        d12.adds.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [n(id(3))]
+    );
+    assert_eq!(d12.removes, [n(id(1))]);
+    let v2 = open(
+        platform
+            .blacklist_export(&officer, None, None)
+            .await
+            .unwrap(),
+    );
+    let through_delta = Cache::default()
+        .applied(&v1)
+        .unwrap()
+        .applied(&d12)
+        .unwrap();
+    assert_eq!(through_delta, Cache::default().applied(&v2).unwrap());
+    assert!(matches!(
+        platform.blacklist_export(&officer, Some(3), None).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        platform.blacklist_export(&system, Some(1), None).await,
+        Err(Error::Forbidden { .. })
+    ));
+
+    let terminal = platform
+        .register_terminal(
+            &system,
+            &NewTerminal {
+                terminal_no: "000000000042".into(),
+                serial: "SN".into(),
+                institution: "Library".into(),
+                location: String::new(),
+                kind: "counter".into(),
+                psam: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    for i in 1..=5 {
+        let raised = platform
+            .report_event(&terminal, "card-auth-failed", &id(9), "not genuine")
+            .await
+            .unwrap();
+        assert_eq!(raised.len(), usize::from(i == 5), "event {i}");
+    }
+    let again = platform
+        .report_event(&terminal, "card-auth-failed", &id(9), "not genuine")
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "one open alert per rule and subject");
+    assert_eq!(platform.list_alerts(&officer).await.unwrap().len(), 1);
+    assert!(matches!(
+        platform.report_event(&terminal, "made-up", "", "").await,
+        Err(Error::Invalid(_))
+    ));
+}
+
 /// Checkpoints are signed with the platform's audit key, every N records and
 /// when records have waited; the chain with its signatures verifies.
 async fn checkpoints_are_signed_and_verify(f: Fixture) {
@@ -1802,4 +1928,5 @@ suite!(
     rewrap_reseals_every_stored_secret_under_the_newest_term,
     a_device_provider_holds_every_key,
     cards_are_prepared_personalized_and_issued,
+    blacklist_versions_and_event_rules,
 );

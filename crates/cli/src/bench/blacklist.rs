@@ -1,0 +1,236 @@
+//! `sscard bench blacklist [--entries N]…`: the card blacklist at scale.
+//! For each size: publishing (sort, encode, sign), the full list's and a
+//! 10,000-change delta's sizes, a terminal applying the full list (verify,
+//! decode, build the cache), lookups, and peak memory. The SM3 over the
+//! full file is timed beside `openssl dgst -sm3` on the same file.
+
+use std::hint::black_box;
+use std::io::Write as _;
+use std::process::Command;
+use std::time::Instant;
+
+use serde::Serialize;
+use sscard_card::blacklist::{Blacklist, Cache, Kind, Reason};
+use sscard_gm::sm2::{self, Signature, SignatureFormat, Sm2PrivateKey, DEFAULT_USER_ID};
+
+use crate::error::{CliError, CliResult};
+
+/// Arguments of `bench blacklist`.
+#[derive(Debug, clap::Args)]
+pub struct BlacklistArgs {
+    /// List sizes to measure (repeat the flag).
+    #[arg(long = "entries", value_name = "N", default_values_t = [1_000_000u64])]
+    entries: Vec<u64>,
+    /// Changes in the measured delta.
+    #[arg(long, default_value_t = 10_000)]
+    delta: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Figures {
+    entries: u64,
+    publish_ms: f64,
+    full_bytes: usize,
+    delta_changes: u64,
+    delta_bytes: usize,
+    apply_full_ms: f64,
+    lookup_ns: f64,
+    peak_memory_mb: f64,
+    sm3_full_ms: f64,
+    openssl_sm3_full_ms: Option<f64>,
+    sm3_ratio: Option<f64>,
+}
+
+/// xorshift64*: fast and reproducible; card ids need no secrecy here.
+struct Ids(u64);
+
+impl Ids {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A 卡识别码 of region 330300: `330300 D156000005` then 8 card bytes.
+    fn card(&mut self) -> u128 {
+        (0x3303_00D1_5600_0005u128 << 64) | u128::from(self.next())
+    }
+}
+
+fn peak_memory_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn openssl_sm3_ms(bytes: &[u8]) -> Option<f64> {
+    let path = std::env::temp_dir().join(format!("sscard-bench-{}.bin", std::process::id()));
+    std::fs::File::create(&path).ok()?.write_all(bytes).ok()?;
+    let start = Instant::now();
+    let ok = Command::new("openssl")
+        .args(["dgst", "-sm3"])
+        .arg(&path)
+        .output()
+        .ok()
+        .is_some_and(|o| o.status.success());
+    let took = ms(start);
+    let _ = std::fs::remove_file(&path);
+    ok.then_some(took)
+}
+
+fn measure(entries: u64, delta: u64, key: &Sm2PrivateKey) -> CliResult<Figures> {
+    let mut ids = Ids(0x9E37_79B9_7F4A_7C15 ^ entries);
+    let mut list: Vec<u128> = (0..entries).map(|_| ids.card()).collect();
+    let sign = |content: &[u8]| {
+        sm2::sign(key, DEFAULT_USER_ID, content)
+            .map(|s| s.encode(SignatureFormat::Der))
+            .map_err(|e| sscard_card::Error::Invalid(e.to_string()))
+    };
+    let start = Instant::now();
+    list.sort_unstable();
+    list.dedup();
+    let full = Blacklist {
+        kind: Kind::Full,
+        version: 1,
+        base: 0,
+        created_ms: 0,
+        adds: list.iter().map(|id| (*id, Reason::Lost)).collect(),
+        removes: Vec::new(),
+    };
+    let full_file = full
+        .encode_signed(sign)
+        .map_err(|e| CliError::input(e.to_string()))?;
+    let publish_ms = ms(start);
+    drop(full);
+
+    let mut adds: Vec<(u128, Reason)> = (0..delta / 2)
+        .map(|_| (ids.card(), Reason::Cancelled))
+        .collect();
+    adds.sort_unstable();
+    adds.dedup_by_key(|(id, _)| *id);
+    let step = (list.len() / usize::try_from((delta / 2).max(1)).unwrap_or(1)).max(1);
+    let removes: Vec<u128> = list
+        .iter()
+        .step_by(step)
+        .copied()
+        .take(usize::try_from(delta / 2).unwrap_or(0))
+        .collect();
+    let delta_file = Blacklist {
+        kind: Kind::Delta,
+        version: 2,
+        base: 1,
+        created_ms: 0,
+        adds,
+        removes,
+    }
+    .encode_signed(sign)
+    .map_err(|e| CliError::input(e.to_string()))?;
+
+    let public = key.public_key();
+    let start = Instant::now();
+    let parsed = Blacklist::parse_signed(&full_file, |content, signature| {
+        Signature::parse(signature, SignatureFormat::Der)
+            .and_then(|s| sm2::verify(&public, DEFAULT_USER_ID, content, &s))
+            .is_ok()
+    })
+    .map_err(|e| CliError::input(e.to_string()))?;
+    let cache = Cache::default()
+        .applied(&parsed)
+        .map_err(|e| CliError::input(e.to_string()))?;
+    let apply_full_ms = ms(start);
+    drop(parsed);
+
+    let probes: Vec<u128> = (0..1_000_000usize)
+        .map(|i| {
+            if i % 2 == 0 {
+                list.get(i * 7919 % list.len().max(1)).copied().unwrap_or(0)
+            } else {
+                ids.card()
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    let mut hits = 0u64;
+    for id in &probes {
+        hits += u64::from(black_box(cache.lookup(*id)).is_some());
+    }
+    let lookup_ns = start.elapsed().as_secs_f64() * 1e9 / probes.len() as f64;
+    black_box(hits);
+
+    let start = Instant::now();
+    black_box(sscard_gm::sm3::digest(&full_file));
+    let sm3_full_ms = ms(start);
+    let openssl = openssl_sm3_ms(&full_file);
+    Ok(Figures {
+        entries,
+        publish_ms,
+        full_bytes: full_file.len(),
+        delta_changes: delta,
+        delta_bytes: delta_file.len(),
+        apply_full_ms,
+        lookup_ns,
+        peak_memory_mb: peak_memory_mb(),
+        sm3_full_ms,
+        openssl_sm3_full_ms: openssl,
+        sm3_ratio: openssl.map(|o| o / sm3_full_ms.max(1e-9)),
+    })
+}
+
+pub fn run(args: &BlacklistArgs) -> CliResult {
+    let key = Sm2PrivateKey::generate()?;
+    let mut all = Vec::new();
+    for n in &args.entries {
+        let f = measure(*n, args.delta, &key)?;
+        if !args.json {
+            println!("entries: {}", f.entries);
+            println!("  publish: {:.0} ms (sort, encode, sign)", f.publish_ms);
+            println!(
+                "  full list: {} bytes ({:.2} bytes per card)",
+                f.full_bytes,
+                f.full_bytes as f64 / f.entries.max(1) as f64
+            );
+            println!(
+                "  delta of {} changes: {} bytes",
+                f.delta_changes, f.delta_bytes
+            );
+            println!(
+                "  terminal applies the full list: {:.0} ms (verify, decode, cache)",
+                f.apply_full_ms
+            );
+            println!("  lookup: {:.0} ns", f.lookup_ns);
+            println!("  peak memory: {:.0} MB", f.peak_memory_mb);
+            match (f.openssl_sm3_full_ms, f.sm3_ratio) {
+                (Some(o), Some(r)) => println!(
+                    "  SM3 of the full list: {:.1} ms, openssl dgst -sm3 {:.1} ms (ratio {:.2})",
+                    f.sm3_full_ms, o, r
+                ),
+                _ => println!(
+                    "  SM3 of the full list: {:.1} ms, openssl dgst -sm3 n/a",
+                    f.sm3_full_ms
+                ),
+            }
+        }
+        all.push(f);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&all).map_err(|e| CliError::input(e.to_string()))?
+        );
+    }
+    Ok(())
+}

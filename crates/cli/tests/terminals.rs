@@ -1,0 +1,481 @@
+//! Terminal security through the commands, against a real `sscard serve`:
+//! registration, enrollment with an SM2 certificate OpenSSL reads, sign-in
+//! and its refusals (replay, unregistered, suspended, revoked), the signed
+//! blacklist from publication to a card refused at read time, a tampered
+//! file and a delta for another base refused with the cache unchanged, and
+//! five failed card authentications raising an alert that suspends the
+//! terminal.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+
+use common::server::{call, Server};
+use common::{arg, fails, ok, ok_text, scratch};
+use serde_json::{json, Value};
+
+fn field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key}: in {text}"))
+        .to_string()
+}
+
+struct Platform {
+    server: Server,
+    system: String,
+    security: String,
+}
+
+impl Platform {
+    fn run(&self, token: &str, args: &[&str]) -> std::process::Output {
+        let mut all = args.to_vec();
+        all.extend(["--addr", self.server.addr.as_str(), "--token", token]);
+        common::sscard(&all)
+    }
+    fn sys(&self, args: &[&str]) -> std::process::Output {
+        self.run(&self.system, args)
+    }
+    fn sec(&self, args: &[&str]) -> std::process::Output {
+        self.run(&self.security, args)
+    }
+}
+
+fn holder(dir: &Path) -> String {
+    let path = dir.join("holder.json");
+    std::fs::write(
+        &path,
+        json!({"ssn": "33030219900307001X", "name": "张三", "sex": "1", "ethnicity": "01",
+               "birth_date": "1990-03-07", "birth_place": "330302", "region": "330300"})
+        .to_string(),
+    )
+    .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
+    let d = scratch("terminal-walk");
+    let server = Server::dev(&d, &[]);
+    let p = Platform {
+        system: server.login("system"),
+        security: server.login("security"),
+        server,
+    };
+    let terminal = arg(&d, "terminal.json");
+    // Enrollment needs a registered terminal.
+    assert!(fails(
+        p.sys(&[
+            "terminal",
+            "enroll",
+            "--no",
+            "000000000042",
+            "--out",
+            &terminal
+        ]),
+        2
+    )
+    .contains("not_found"));
+    ok(p.sys(&[
+        "terminal",
+        "register",
+        "--no",
+        "000000000042",
+        "--serial",
+        "SN-42",
+        "--institution",
+        "City Hospital",
+    ]));
+    let enrolled = ok_text(p.sys(&[
+        "terminal",
+        "enroll",
+        "--no",
+        "000000000042",
+        "--out",
+        &terminal,
+    ]));
+    assert!(enrolled.contains("certificate: "), "{enrolled}");
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&terminal).unwrap()).unwrap();
+    std::fs::write(d.join("cert.pem"), file["certificate"].as_str().unwrap()).unwrap();
+    std::fs::write(d.join("ca.pem"), file["ca_certificate"].as_str().unwrap()).unwrap();
+    let text = common::openssl(&["x509", "-in", &arg(&d, "cert.pem"), "-noout", "-text"]);
+    let text = String::from_utf8(ok(text)).unwrap();
+    assert!(text.contains("Signature Algorithm: SM2-with-SM3"), "{text}");
+    assert!(
+        text.contains("Subject: CN = terminal 000000000042"),
+        "{text}"
+    );
+    // OpenSSL 3.0 takes the GM/T default distinguishing ID only when told.
+    let verified = common::openssl(&[
+        "verify",
+        "-vfyopt",
+        "distid:1234567812345678",
+        "-CAfile",
+        &arg(&d, "ca.pem"),
+        &arg(&d, "cert.pem"),
+    ]);
+    assert!(String::from_utf8(ok(verified)).unwrap().contains("OK"));
+
+    let signed = ok_text(common::sscard(&[
+        "terminal",
+        "signin",
+        "--terminal",
+        &terminal,
+    ]));
+    assert_eq!(
+        signed
+            .lines()
+            .filter(|l| l.starts_with("working_key: "))
+            .count(),
+        3,
+        "{signed}"
+    );
+    assert_eq!(field(&signed, "blacklist_version"), "0");
+
+    // A card, read at this terminal.
+    ok(p.sec(&["key", "provision-region", "--region", "330300"]));
+    let (card, psam) = (arg(&d, "card.json"), arg(&d, "psam.json"));
+    ok(p.sec(&[
+        "card",
+        "personalize",
+        "--holder",
+        &holder(&d),
+        "--out",
+        &card,
+    ]));
+    ok(p.sec(&[
+        "card",
+        "issue-psam",
+        "--region",
+        "330300",
+        "--terminal-no",
+        "000000000042",
+        "--out",
+        &psam,
+    ]));
+    let read = [
+        "terminal",
+        "read",
+        "--card",
+        &card,
+        "--psam",
+        &psam,
+        "--terminal",
+        &terminal,
+    ];
+    let card_id = field(&ok_text(common::sscard(&read)), "card_id");
+
+    // Reported lost, published, fetched: refused before any other step.
+    ok(p.sec(&["blacklist", "add", "--card", &card_id, "--reason", "lost"]));
+    assert_eq!(ok_text(p.sec(&["blacklist", "publish"])), "version: 1");
+    let synced = ok_text(common::sscard(&[
+        "terminal",
+        "sync-blacklist",
+        "--terminal",
+        &terminal,
+    ]));
+    assert_eq!(field(&synced, "blacklist_version"), "1");
+    let line = fails(common::sscard(&read), 1);
+    assert!(line.contains("blacklisted"), "{line}");
+
+    // One byte changed anywhere: refused, and the cache stays as it was.
+    let full = arg(&d, "v1.bin");
+    ok(p.sec(&["blacklist", "export", "--version", "1", "--out", &full]));
+    let bytes = std::fs::read(&full).unwrap();
+    let cache = std::fs::read(format!("{terminal}.blacklist")).unwrap();
+    for i in [0, 9, bytes.len() / 2, bytes.len() - 3] {
+        let mut changed = bytes.clone();
+        changed[i] ^= 0x01;
+        std::fs::write(d.join("changed.bin"), &changed).unwrap();
+        let line = fails(
+            common::sscard(&[
+                "terminal",
+                "apply-blacklist",
+                "--terminal",
+                &terminal,
+                "--file",
+                &arg(&d, "changed.bin"),
+            ]),
+            1,
+        );
+        assert!(line.contains("blacklist refused"), "byte {i}: {line}");
+        assert_eq!(
+            std::fs::read(format!("{terminal}.blacklist")).unwrap(),
+            cache
+        );
+    }
+    // A truncated file too.
+    std::fs::write(d.join("short.bin"), &bytes[..bytes.len() / 2]).unwrap();
+    fails(
+        common::sscard(&[
+            "terminal",
+            "apply-blacklist",
+            "--terminal",
+            &terminal,
+            "--file",
+            &arg(&d, "short.bin"),
+        ]),
+        1,
+    );
+
+    // Off the list in version 2; a delta 1 -> 2 applies, a second time it is
+    // for another base and is refused.
+    ok(p.sec(&["blacklist", "remove", "--card", &card_id]));
+    assert_eq!(ok_text(p.sec(&["blacklist", "publish"])), "version: 2");
+    let delta = arg(&d, "d12.bin");
+    ok(p.sec(&[
+        "blacklist",
+        "export",
+        "--version",
+        "2",
+        "--delta-from",
+        "1",
+        "--out",
+        &delta,
+    ]));
+    let applied = ok_text(common::sscard(&[
+        "terminal",
+        "apply-blacklist",
+        "--terminal",
+        &terminal,
+        "--file",
+        &delta,
+    ]));
+    assert_eq!(field(&applied, "blacklist_version"), "2");
+    let line = fails(
+        common::sscard(&[
+            "terminal",
+            "apply-blacklist",
+            "--terminal",
+            &terminal,
+            "--file",
+            &delta,
+        ]),
+        1,
+    );
+    assert!(line.contains("applies to version 1"), "{line}");
+    ok(common::sscard(&read));
+    let events = ok_text(p.sec(&["events", "list"]));
+    assert!(
+        events.contains("blacklisted-card") && events.contains("tamper"),
+        "{events}"
+    );
+}
+
+#[test]
+fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
+    let d = scratch("terminal-refusals");
+    let server = Server::dev(&d, &[]);
+    let p = Platform {
+        system: server.login("system"),
+        security: server.login("security"),
+        server,
+    };
+    let addr = p.server.addr.clone();
+    // An unregistered terminal: refused, and an event.
+    let (status, body) = call(
+        &addr,
+        "POST",
+        "/v1/terminals/000000000099/challenge",
+        None,
+        Some(json!({})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let nonce = body["nonce"].as_str().unwrap().to_string();
+    let (status, body) = call(
+        &addr,
+        "POST",
+        "/v1/terminals/000000000099/signin",
+        None,
+        Some(json!({"nonce": nonce, "signature": "3000", "software_hash": "00"})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("refused")),
+        "{body}"
+    );
+
+    ok(p.sys(&[
+        "terminal",
+        "register",
+        "--no",
+        "000000000042",
+        "--serial",
+        "SN-42",
+        "--institution",
+        "Library",
+    ]));
+    let terminal = arg(&d, "terminal.json");
+    ok(p.sys(&[
+        "terminal",
+        "enroll",
+        "--no",
+        "000000000042",
+        "--out",
+        &terminal,
+    ]));
+    // Replay: a signed challenge sent twice.
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&terminal).unwrap()).unwrap();
+    let key = sscard_gm::sm2::Sm2PrivateKey::from_pkcs8_pem(file["key"].as_str().unwrap()).unwrap();
+    let (_, body) = call(
+        &addr,
+        "POST",
+        "/v1/terminals/000000000042/challenge",
+        None,
+        Some(json!({})),
+    );
+    let nonce = body["nonce"].as_str().unwrap().to_string();
+    let hash = "ab".repeat(32);
+    let message = sscard_core::platform::signin_message("000000000042", &nonce, &hash);
+    let signature = sscard_gm::sm2::sign(&key, sscard_gm::sm2::DEFAULT_USER_ID, &message).unwrap();
+    let request = json!({"nonce": nonce, "signature": hex::encode(signature.encode(sscard_gm::sm2::SignatureFormat::Der)), "software_hash": hash});
+    let (status, first) = call(
+        &addr,
+        "POST",
+        "/v1/terminals/000000000042/signin",
+        None,
+        Some(request.clone()),
+    );
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = call(
+        &addr,
+        "POST",
+        "/v1/terminals/000000000042/signin",
+        None,
+        Some(request),
+    );
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (403, Some("refused")),
+        "{again}"
+    );
+    // Software integrity: once versions are registered, an unknown hash is refused.
+    ok(p.sys(&[
+        "terminal",
+        "allow-software",
+        "--version",
+        "1.0",
+        "--sm3",
+        &"cd".repeat(32),
+    ]));
+    let line = fails(
+        common::sscard(&["terminal", "signin", "--terminal", &terminal]),
+        1,
+    );
+    assert!(line.contains("software hash not allowed"), "{line}");
+    let exe = env!("CARGO_BIN_EXE_sscard");
+    ok(p.sys(&[
+        "terminal",
+        "allow-software",
+        "--version",
+        "this-build",
+        "--file",
+        exe,
+    ]));
+    ok(common::sscard(&[
+        "terminal",
+        "signin",
+        "--terminal",
+        &terminal,
+    ]));
+
+    // Five failed card authentications in a minute, with the rule set to
+    // suspend: an alert, and the terminal is suspended.
+    ok(p.sec(&[
+        "events",
+        "rule",
+        "--kind",
+        "card-auth-failed",
+        "--count",
+        "5",
+        "--window",
+        "60",
+        "--suspend",
+    ]));
+    ok(p.sec(&["key", "provision-region", "--region", "330300"]));
+    let (card, psam) = (arg(&d, "card.json"), arg(&d, "psam.json"));
+    ok(p.sec(&[
+        "card",
+        "personalize",
+        "--holder",
+        &holder(&d),
+        "--out",
+        &card,
+    ]));
+    ok(p.sec(&[
+        "card",
+        "issue-psam",
+        "--region",
+        "330300",
+        "--terminal-no",
+        "000000000042",
+        "--out",
+        &psam,
+    ]));
+    let mut forged: Value = serde_json::from_str(&std::fs::read_to_string(&card).unwrap()).unwrap();
+    forged["keys"]["1"]["key"] = json!("00112233445566778899AABBCCDDEEFF");
+    std::fs::write(d.join("forged.json"), forged.to_string()).unwrap();
+    for _ in 0..4 {
+        fails(
+            common::sscard(&[
+                "terminal",
+                "read",
+                "--card",
+                &arg(&d, "forged.json"),
+                "--psam",
+                &psam,
+                "--terminal",
+                &terminal,
+            ]),
+            1,
+        );
+    }
+    assert_eq!(
+        ok_text(p.sec(&["events", "alerts"])),
+        "",
+        "no alert after four"
+    );
+    fails(
+        common::sscard(&[
+            "terminal",
+            "read",
+            "--card",
+            &arg(&d, "forged.json"),
+            "--psam",
+            &psam,
+            "--terminal",
+            &terminal,
+        ]),
+        1,
+    );
+    let alerts = ok_text(p.sec(&["events", "alerts"]));
+    assert!(
+        alerts.contains("terminal 000000000042 suspended"),
+        "{alerts}"
+    );
+    let listed = ok_text(p.sys(&["terminal", "list"]));
+    assert!(listed.contains("state=suspended"), "{listed}");
+    let line = fails(
+        common::sscard(&["terminal", "signin", "--terminal", &terminal]),
+        1,
+    );
+    assert!(line.contains("terminal suspended"), "{line}");
+    // Acknowledged, it leaves the open alerts; revoked, the terminal stays out.
+    let id = alerts.split_whitespace().next().unwrap();
+    ok(p.sec(&["events", "ack", id]));
+    assert_eq!(ok_text(p.sec(&["events", "alerts"])), "");
+    ok(p.sys(&["terminal", "revoke", "000000000042"]));
+    fails(p.sys(&["terminal", "activate", "000000000042"]), 1);
+    let line = fails(
+        common::sscard(&["terminal", "signin", "--terminal", &terminal]),
+        1,
+    );
+    assert!(line.contains("revoked"), "{line}");
+}
