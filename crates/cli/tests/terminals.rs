@@ -313,7 +313,7 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         "Library",
     ]));
     let terminal = arg(&d, "terminal.json");
-    ok(p.sys(&[
+    let enrolled = ok_text(p.sys(&[
         "terminal",
         "enroll",
         "--no",
@@ -321,6 +321,7 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         "--out",
         &terminal,
     ]));
+    let serial = field(&enrolled, "certificate");
     // Replay: a signed challenge sent twice.
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&terminal).unwrap()).unwrap();
     let key = sscard_gm::sm2::Sm2PrivateKey::from_pkcs8_pem(file["key"].as_str().unwrap()).unwrap();
@@ -478,4 +479,18 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         1,
     );
     assert!(line.contains("revoked"), "{line}");
+    // The revocation is published: an X.509 CRL that OpenSSL reads.
+    let crl = arg(&d, "terminals.crl");
+    ok(common::sscard(&[
+        "terminal", "crl", "--out", &crl, "--addr", &addr,
+    ]));
+    let text = String::from_utf8(ok(common::openssl(&[
+        "crl", "-inform", "DER", "-in", &crl, "-noout", "-text",
+    ])))
+    .unwrap();
+    assert!(text.contains("Signature Algorithm: SM2-with-SM3"), "{text}");
+    assert!(
+        text.contains(&format!("Serial Number: {serial}")),
+        "{serial}: {text}"
+    );
 }

@@ -24,6 +24,8 @@ pub struct TerminalRecord {
     pub cert_serial: String,
     /// When the certificate expires, ms.
     pub cert_expires_ms: i64,
+    /// When the state last changed (the revocation time once revoked), ms.
+    pub state_ms: i64,
     /// When registered, ms.
     pub created_ms: i64,
 }

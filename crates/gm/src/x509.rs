@@ -212,6 +212,62 @@ pub fn verify(der: &[u8], issuer: &Sm2PublicKey) -> Result<CertificateInfo> {
     })
 }
 
+/// A certificate revocation list (DER, X.509 v2 CRL) of the serials (hex)
+/// `revoked` with their revocation times, signed by the issuer; the next
+/// update is due `valid_s` seconds after `now`.
+pub fn crl(
+    issuer: &Sm2PrivateKey,
+    issuer_cn: &str,
+    revoked: &[(String, u64)],
+    now: u64,
+    valid_s: u64,
+) -> Result<Vec<u8>> {
+    let mut entries = Vec::with_capacity(revoked.len());
+    for (serial, when) in revoked {
+        let bytes = hex::decode(serial).map_err(|_| bad("a serial number"))?;
+        entries.push(x509_cert::crl::RevokedCert {
+            serial_number: SerialNumber::new(&bytes).map_err(|_| bad("a serial number"))?,
+            revocation_date: time(*when)?,
+            crl_entry_extensions: None,
+        });
+    }
+    let tbs = x509_cert::crl::TbsCertList {
+        version: Version::V2,
+        signature: algorithm(),
+        issuer: name(issuer_cn)?,
+        this_update: time(now)?,
+        next_update: Some(time(now + valid_s)?),
+        revoked_certificates: (!entries.is_empty()).then_some(entries),
+        crl_extensions: None,
+    };
+    let der = tbs.to_der().map_err(|_| bad("a revocation list"))?;
+    x509_cert::crl::CertificateList {
+        tbs_cert_list: tbs,
+        signature_algorithm: algorithm(),
+        signature: sign(issuer, &der)?,
+    }
+    .to_der()
+    .map_err(|_| bad("a revocation list"))
+}
+
+/// The revoked serials (hex) of a revocation list whose signature verifies.
+pub fn verify_crl(der: &[u8], issuer: &Sm2PublicKey) -> Result<Vec<String>> {
+    let list =
+        x509_cert::crl::CertificateList::from_der(der).map_err(|_| bad("a revocation list"))?;
+    let tbs = list
+        .tbs_cert_list
+        .to_der()
+        .map_err(|_| bad("a revocation list"))?;
+    check(issuer, &tbs, &list.signature_algorithm, &list.signature)?;
+    Ok(list
+        .tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .iter()
+        .map(|r| hex::encode_upper(r.serial_number.as_bytes()))
+        .collect())
+}
+
 /// Parses a self-signed certificate (a CA's) and checks its signature with
 /// its own key.
 pub fn verify_self_signed(der: &[u8]) -> Result<CertificateInfo> {

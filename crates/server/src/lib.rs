@@ -44,7 +44,7 @@ use crate::error::ErrorBody;
         routes::cards::provision_region, routes::cards::prepare, routes::cards::job,
         routes::cards::issued, routes::cards::psam_job,
         routes::terminals::register, routes::terminals::list, routes::terminals::state, routes::terminals::enroll,
-        routes::terminals::software, routes::terminals::challenge, routes::terminals::signin,
+        routes::terminals::software, routes::terminals::crl, routes::terminals::challenge, routes::terminals::signin,
         routes::terminals::blacklist, routes::terminals::report,
         routes::blacklist::add, routes::blacklist::remove, routes::blacklist::publish, routes::blacklist::export,
         routes::events::list, routes::events::alerts, routes::events::ack, routes::events::rule,
@@ -110,6 +110,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
             get(routes::terminals::list).post(routes::terminals::register),
         )
         .route("/v1/terminals/software", post(routes::terminals::software))
+        .route("/v1/terminals/crl", get(routes::terminals::crl))
         .route("/v1/terminals/{no}/state", post(routes::terminals::state))
         .route("/v1/terminals/{no}/enroll", post(routes::terminals::enroll))
         .route(

@@ -11,7 +11,7 @@ use crate::storage;
 
 macro_rules! terminal_columns {
     () => {
-        "terminal_no, serial, institution, location, kind, state, psam, public_key, cert_serial, cert_expires, created_ms"
+        "terminal_no, serial, institution, location, kind, state, psam, public_key, cert_serial, cert_expires, state_ms, created_ms"
     };
 }
 macro_rules! blacklist_columns {
@@ -95,6 +95,7 @@ pub fn terminal(row: &AnyRow) -> Result<TerminalRecord> {
         public_key: row.try_get("public_key").map_err(storage)?,
         cert_serial: row.try_get("cert_serial").map_err(storage)?,
         cert_expires_ms: row.try_get("cert_expires").map_err(storage)?,
+        state_ms: row.try_get("state_ms").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
     })
 }
@@ -160,7 +161,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 sqlx::query(concat!(
                     "INSERT INTO terminals (",
                     terminal_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 ))
                 .bind(t.terminal_no.clone())
                 .bind(t.serial.clone())
@@ -172,6 +173,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 .bind(t.public_key.clone())
                 .bind(t.cert_serial.clone())
                 .bind(t.cert_expires_ms)
+                .bind(t.state_ms)
                 .bind(t.created_ms),
             )
             .await?;

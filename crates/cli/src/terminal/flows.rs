@@ -292,6 +292,14 @@ pub fn pin(
                 "pin_wrong: PIN wrong, {n} tries left"
             )))
         }
+        Err(TerminalError::PinBlocked) => {
+            if let Some(path) = terminal {
+                let file = TerminalFile::load(path)?;
+                let card_id = hex::encode_upper(session.card_id());
+                file.report("pin-blocked", &card_id, "PIN blocked");
+            }
+            Err(terminal_error(TerminalError::PinBlocked))
+        }
         Err(e) => Err(terminal_error(e)),
     }
 }

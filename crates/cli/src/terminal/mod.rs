@@ -77,8 +77,13 @@ pub enum TerminalCommand {
     Suspend { no: String },
     /// Put a suspended terminal back into service.
     Activate { no: String },
-    /// Revoke a terminal for good.
+    /// Revoke a terminal for good (its certificate goes on the published CRL).
     Revoke { no: String },
+    /// Fetch the published revocation list of terminal certificates (DER CRL).
+    Crl {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Allow a terminal software version by its SM3 hash (sign-in checks it).
     #[command(disable_version_flag = true)]
     AllowSoftware {
@@ -172,6 +177,7 @@ pub fn run(args: TerminalArgs) -> CliResult {
         TerminalCommand::Suspend { no } => registry::set_state(c, &no, "suspended"),
         TerminalCommand::Activate { no } => registry::set_state(c, &no, "active"),
         TerminalCommand::Revoke { no } => registry::set_state(c, &no, "revoked"),
+        TerminalCommand::Crl { out } => registry::crl(c, &out),
         TerminalCommand::AllowSoftware { version, sm3, file } => {
             let sm3 = match (sm3, file) {
                 (Some(h), _) => h,

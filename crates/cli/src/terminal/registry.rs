@@ -75,6 +75,15 @@ pub fn set_state(connection: &Connection, no: &str, state: &str) -> CliResult {
     Ok(())
 }
 
+/// `terminal crl --out F`: the revocation list as published (DER).
+pub fn crl(connection: &Connection, out: &Path) -> CliResult {
+    let der = Client::new(connection)?.get_bytes("/v1/terminals/crl")?;
+    crate::io::write_file(out, &der, crate::io::FileMode::Public)?;
+    println!("bytes: {}", der.len());
+    println!("file: {}", out.display());
+    Ok(())
+}
+
 /// `terminal allow-software --version V (--sm3 HEX | --file F)`.
 pub fn allow_software(connection: &Connection, version: &str, sm3: &str) -> CliResult {
     let _: Value = Client::new(connection)?.post(

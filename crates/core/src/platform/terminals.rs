@@ -145,6 +145,7 @@ impl Platform {
             public_key: String::new(),
             cert_serial: String::new(),
             cert_expires_ms: 0,
+            state_ms: now_ms(),
             created_ms: now_ms(),
         };
         let entry = AuditEntry::ok(
@@ -181,6 +182,7 @@ impl Platform {
             .with("from", t.state.clone())
             .with("to", state);
         t.state = state.into();
+        t.state_ms = now_ms();
         self.commit(vec![Write::PutTerminal(t.clone())], entry)
             .await?;
         Ok(t)
@@ -312,6 +314,7 @@ impl Platform {
         t.cert_serial = hex::encode_upper(&serial);
         t.cert_expires_ms = i64::try_from(not_after * 1000).unwrap_or(i64::MAX);
         t.state = "active".into();
+        t.state_ms = now_ms();
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.enroll", no)
             .with("certificate", t.cert_serial.clone())
             .with("subject", subject);
@@ -322,6 +325,30 @@ impl Platform {
             ca_certificate: ca,
             serial: t.cert_serial,
         })
+    }
+
+    /// The published revocation list: an X.509 CRL, signed by the platform
+    /// CA, of the certificates of revoked terminals. Anyone may fetch it.
+    pub async fn terminal_crl(&self) -> Result<Vec<u8>> {
+        self.unsealed()?;
+        let session = terminal_session("000000000000")?;
+        let (blob, _) = self.platform_key(&session).await?;
+        let revoked: Vec<(String, u64)> = self
+            .store
+            .list_terminals()
+            .await?
+            .into_iter()
+            .filter(|t| t.state == "revoked" && !t.cert_serial.is_empty())
+            .map(|t| (t.cert_serial, u64::try_from(t.state_ms / 1000).unwrap_or(0)))
+            .collect();
+        let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
+        Ok(x509::crl(
+            &self.ca_private(&blob)?,
+            CA_NAME,
+            &revoked,
+            now,
+            86_400,
+        )?)
     }
 
     /// Registers an allowed terminal software version by its SM3 hash.

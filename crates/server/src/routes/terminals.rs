@@ -176,6 +176,13 @@ pub async fn software(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The revocation list of terminal certificates (X.509 CRL, DER), public.
+#[utoipa::path(get, path = "/v1/terminals/crl", responses((status = 200, content_type = "application/pkix-crl")))]
+pub async fn crl(State(platform): State<Arc<Platform>>) -> Result<Response, ApiError> {
+    let der = platform.terminal_crl().await?;
+    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
+}
+
 /// A sign-in challenge.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ChallengeBody {

@@ -12,6 +12,7 @@ CREATE TABLE terminals (
     public_key   TEXT NOT NULL,
     cert_serial  TEXT NOT NULL,
     cert_expires BIGINT NOT NULL,
+    state_ms     BIGINT NOT NULL,
     created_ms   BIGINT NOT NULL
 );
 CREATE TABLE signin_nonces (

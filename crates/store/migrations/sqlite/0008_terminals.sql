@@ -12,6 +12,7 @@ CREATE TABLE terminals (
     public_key   TEXT NOT NULL,
     cert_serial  TEXT NOT NULL,
     cert_expires INTEGER NOT NULL,
+    state_ms     INTEGER NOT NULL,
     created_ms   INTEGER NOT NULL
 );
 CREATE TABLE signin_nonces (
