@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::server::Server;
-use common::{arg, fails, ok, ok_text, scratch};
+use common::{arg, fails, field, ok, ok_text, scratch};
 
 /// A valid social security number (GB 11643 check character) from 17 digits.
 fn ssn(first17: &str) -> String {
@@ -57,22 +57,8 @@ impl Kms {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut all = args.to_vec();
-        all.extend([
-            "--addr",
-            self.server.addr.as_str(),
-            "--token",
-            self.token.as_str(),
-        ]);
-        common::sscard(&all)
+        self.server.run_as(&self.token, args)
     }
-}
-
-fn field(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key}: in {text}"))
-        .to_string()
 }
 
 #[test]

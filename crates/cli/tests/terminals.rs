@@ -18,15 +18,8 @@ mod common;
 use std::path::Path;
 
 use common::server::{call, Server};
-use common::{arg, fails, ok, ok_text, scratch};
+use common::{arg, fails, field, ok, ok_text, scratch};
 use serde_json::{json, Value};
-
-fn field(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key}: in {text}"))
-        .to_string()
-}
 
 struct Platform {
     server: Server,
@@ -35,16 +28,11 @@ struct Platform {
 }
 
 impl Platform {
-    fn run(&self, token: &str, args: &[&str]) -> std::process::Output {
-        let mut all = args.to_vec();
-        all.extend(["--addr", self.server.addr.as_str(), "--token", token]);
-        common::sscard(&all)
-    }
     fn sys(&self, args: &[&str]) -> std::process::Output {
-        self.run(&self.system, args)
+        self.server.run_as(&self.system, args)
     }
     fn sec(&self, args: &[&str]) -> std::process::Output {
-        self.run(&self.security, args)
+        self.server.run_as(&self.security, args)
     }
 }
 

@@ -42,6 +42,15 @@ where
     }
 }
 
+/// The token of `Authorization: Bearer <token>`, if there is one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
 /// The caller's session, from `Authorization: Bearer <token>`.
 pub struct Caller(pub Session);
 
@@ -52,12 +61,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
         parts: &mut Parts,
         platform: &Arc<Platform>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let Some(token) = token else {
+        let Some(token) = bearer(parts) else {
             let route = parts.uri.path().to_string();
             let error = match platform
                 .audit_rejected_request(&route, "no bearer token")
@@ -87,12 +91,7 @@ impl FromRequestParts<Arc<Platform>> for TerminalCaller {
         parts: &mut Parts,
         platform: &Arc<Platform>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let Some(token) = token else {
+        let Some(token) = bearer(parts) else {
             return Err(ApiError(Error::Unauthenticated("no terminal session")).into_response());
         };
         platform

@@ -72,6 +72,15 @@ pub fn fails(out: Output, code: i32) -> String {
     stderr.trim().to_string()
 }
 
+/// The value of the `key: value` line of `key` in a command's output.
+#[track_caller]
+pub fn field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key}: in {text}"))
+        .to_string()
+}
+
 /// A new empty directory, unique to this call even when tests run in parallel.
 pub fn scratch(name: &str) -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};

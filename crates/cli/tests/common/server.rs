@@ -105,6 +105,13 @@ impl Server {
         body["token"].as_str().unwrap().to_string()
     }
 
+    /// Runs `sscard args…` against this server with `token`.
+    pub fn run_as(&self, token: &str, args: &[&str]) -> std::process::Output {
+        let mut all = args.to_vec();
+        all.extend(["--addr", self.addr.as_str(), "--token", token]);
+        super::sscard(&all)
+    }
+
     /// SIGKILL, no shutdown.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
