@@ -9,7 +9,8 @@
 //! let terminal = Sm2PrivateKey::generate().unwrap();
 //! let csr = x509::request(&terminal, "terminal 000000000042").unwrap();
 //! let (subject, key) = x509::parse_request(&csr).unwrap();
-//! let cert = x509::issue(&ca, "sscard platform CA", &subject, &key, &[1], 0, 4_000_000_000, false).unwrap();
+//! let signer = x509::key_signer(&ca);
+//! let cert = x509::issue(&signer, "sscard platform CA", &subject, &key, &[1], 0, 4_000_000_000, false).unwrap();
 //! let info = x509::verify(&cert, &ca.public_key()).unwrap();
 //! assert_eq!(info.subject, "terminal 000000000042");
 //! ```
@@ -69,9 +70,18 @@ fn public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<Sm2PublicKey> {
     Sm2PublicKey::from_pem_or_der(&der)
 }
 
-fn sign(key: &Sm2PrivateKey, tbs: &[u8]) -> Result<BitString> {
-    let signature = sm2::sign(key, sm2::DEFAULT_USER_ID, tbs)?;
-    BitString::from_bytes(&signature.encode(SignatureFormat::Der)).map_err(|_| bad("a signature"))
+/// What signs a certificate or a list: any function giving the SM2
+/// signature (DER, default user ID) of its input, so that the issuer's key
+/// may stay in an HSM. [`key_signer`] makes one of a key in memory.
+pub type Signer<'a> = &'a dyn Fn(&[u8]) -> Result<Vec<u8>>;
+
+/// A [`Signer`] of a key in memory.
+pub fn key_signer(key: &Sm2PrivateKey) -> impl Fn(&[u8]) -> Result<Vec<u8>> + '_ {
+    move |data| Ok(sm2::sign(key, sm2::DEFAULT_USER_ID, data)?.encode(SignatureFormat::Der))
+}
+
+fn sign(signer: Signer<'_>, tbs: &[u8]) -> Result<BitString> {
+    BitString::from_bytes(&signer(tbs)?).map_err(|_| bad("a signature"))
 }
 
 fn check(
@@ -100,7 +110,7 @@ pub fn request(key: &Sm2PrivateKey, cn: &str) -> Result<Vec<u8>> {
     CertReq {
         info,
         algorithm: algorithm(),
-        signature: sign(key, &tbs)?,
+        signature: sign(&key_signer(key), &tbs)?,
     }
     .to_der()
     .map_err(|_| bad("a request"))
@@ -127,7 +137,7 @@ fn time(seconds: u64) -> Result<Time> {
 /// certificate carries basicConstraints CA:TRUE.
 #[allow(clippy::too_many_arguments)]
 pub fn issue(
-    issuer: &Sm2PrivateKey,
+    issuer: Signer<'_>,
     issuer_cn: &str,
     subject_cn: &str,
     subject_key: &Sm2PublicKey,
@@ -216,7 +226,7 @@ pub fn verify(der: &[u8], issuer: &Sm2PublicKey) -> Result<CertificateInfo> {
 /// `revoked` with their revocation times, signed by the issuer; the next
 /// update is due `valid_s` seconds after `now`.
 pub fn crl(
-    issuer: &Sm2PrivateKey,
+    issuer: Signer<'_>,
     issuer_cn: &str,
     revoked: &[(String, u64)],
     now: u64,

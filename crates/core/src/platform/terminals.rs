@@ -6,7 +6,7 @@
 //! allowed versions, and working keys enveloped to the terminal.
 
 use serde::Serialize;
-use sscard_gm::sm2::{self, Signature, SignatureFormat, Sm2PrivateKey, Sm2PublicKey};
+use sscard_gm::sm2::{self, Signature, SignatureFormat, Sm2PublicKey};
 use sscard_gm::{kcv, random, x509, BlockAlgorithm, BlockKey};
 
 use super::auth::token_hash;
@@ -242,13 +242,12 @@ impl Platform {
                 String::from_utf8(pem).map_err(|_| Error::Integrity("CA certificate".into()))?
             }
             None => {
-                let key = self.ca_private(&blob)?;
                 let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
                 let der = x509::issue(
-                    &key,
+                    &self.ca_signer(&blob),
                     CA_NAME,
                     CA_NAME,
-                    &key.public_key(),
+                    &self.provider.public_key(&blob)?,
                     &[1],
                     now,
                     now + 20 * 365 * 86_400,
@@ -269,11 +268,17 @@ impl Platform {
         Ok((blob, ca))
     }
 
-    /// The CA's private key, for X.509 signing (the provider signs data; a
-    /// certificate needs the signature over its own DER, which is data too,
-    /// but x509 wants the key: the software provider's blob is PKCS#8).
-    fn ca_private(&self, blob: &KeyBlob) -> Result<Sm2PrivateKey> {
-        Ok(Sm2PrivateKey::from_pkcs8_der(blob.as_bytes())?)
+    /// The CA's signer: the provider signs, so the platform key never
+    /// leaves it (an HSM signs certificates and lists in place).
+    fn ca_signer<'a>(
+        &'a self,
+        blob: &'a KeyBlob,
+    ) -> impl Fn(&[u8]) -> sscard_gm::Result<Vec<u8>> + 'a {
+        move |data| {
+            self.provider
+                .sign(blob, data)
+                .map_err(|_| sscard_gm::Error::Encoding("a signature of the platform key"))
+        }
     }
 
     /// Enrolls a registered terminal: checks its request's signature and
@@ -301,7 +306,7 @@ impl Platform {
         let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
         let not_after = now + CERT_DAYS * 86_400;
         let der = x509::issue(
-            &self.ca_private(&blob)?,
+            &self.ca_signer(&blob),
             CA_NAME,
             &subject,
             &key,
@@ -342,13 +347,9 @@ impl Platform {
             .map(|t| (t.cert_serial, u64::try_from(t.state_ms / 1000).unwrap_or(0)))
             .collect();
         let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
-        Ok(x509::crl(
-            &self.ca_private(&blob)?,
-            CA_NAME,
-            &revoked,
-            now,
-            86_400,
-        )?)
+        let signer = self.ca_signer(&blob);
+        let crl = x509::crl(&signer, CA_NAME, &revoked, now, 86_400)?;
+        Ok(crl)
     }
 
     /// Registers an allowed terminal software version by its SM3 hash.
