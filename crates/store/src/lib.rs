@@ -15,8 +15,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Executor, Row};
 use sscard_core::audit::{AuditEntry, AuditRecord};
 use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
@@ -137,6 +138,28 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// The row a query finds, if any, read by `map`.
+    async fn optional<'q, T>(
+        &self,
+        query: Query<'q, Any, AnyArguments<'q>>,
+        map: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let row = query.fetch_optional(&self.pool).await.map_err(storage)?;
+        row.map(|r| map(&r)).transpose()
+    }
+
+    /// Every row a query finds, read by `map`.
+    async fn all<'q, T>(
+        &self,
+        query: Query<'q, Any, AnyArguments<'q>>,
+        map: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let rows = query.fetch_all(&self.pool).await.map_err(storage)?;
+        rows.iter().map(map).collect()
+    }
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -150,141 +173,99 @@ impl Store for SqlStore {
     }
 
     async fn get_operator(&self, name: &OperatorName) -> Result<Option<Operator>> {
-        let row = sqlx::query(rows::SELECT_OPERATOR)
-            .bind(name.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage)?;
-        row.map(|r| rows::operator(&r)).transpose()
+        self.optional(
+            sqlx::query(rows::SELECT_OPERATOR).bind(name.as_str()),
+            rows::operator,
+        )
+        .await
     }
 
     async fn list_operators(&self) -> Result<Vec<Operator>> {
-        let rows = sqlx::query(rows::SELECT_OPERATORS)
-            .fetch_all(&self.pool)
+        self.all(sqlx::query(rows::SELECT_OPERATORS), rows::operator)
             .await
-            .map_err(storage)?;
-        rows.iter().map(rows::operator).collect()
     }
 
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRow>> {
-        let row = sqlx::query(
+        self.optional(sqlx::query(
             "SELECT hash, operator, expires_ms, password_change_only FROM tokens WHERE hash = $1",
         )
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(storage)?;
-        row.map(|r| rows::token(&r)).transpose()
+        .bind(hash), rows::token).await
     }
 
     async fn get_key(&self, name: &KeyName) -> Result<Option<KeyRecord>> {
-        let row = sqlx::query(rows::SELECT_KEY)
-            .bind(name.as_str())
-            .fetch_optional(&self.pool)
+        self.optional(sqlx::query(rows::SELECT_KEY).bind(name.as_str()), rows::key)
             .await
-            .map_err(storage)?;
-        row.map(|r| rows::key(&r)).transpose()
     }
 
     async fn list_keys(&self) -> Result<Vec<KeyRecord>> {
-        let rows = sqlx::query(rows::SELECT_KEYS)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(rows::key).collect()
+        self.all(sqlx::query(rows::SELECT_KEYS), rows::key).await
     }
 
     async fn key_versions(&self, name: &KeyName) -> Result<Vec<KeyVersionRecord>> {
-        let rows = sqlx::query(rows::SELECT_KEY_VERSIONS)
-            .bind(name.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(rows::key_version).collect()
+        self.all(
+            sqlx::query(rows::SELECT_KEY_VERSIONS).bind(name.as_str()),
+            rows::key_version,
+        )
+        .await
     }
 
     async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
-        let row = sqlx::query(rows::SELECT_APPROVAL)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.optional(sqlx::query(rows::SELECT_APPROVAL).bind(id), rows::approval)
             .await
-            .map_err(storage)?;
-        row.map(|r| rows::approval(&r)).transpose()
     }
 
     async fn list_approvals(&self, state: &str) -> Result<Vec<ApprovalRecord>> {
-        let rows = sqlx::query(rows::SELECT_APPROVALS)
-            .bind(state)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(rows::approval).collect()
+        self.all(
+            sqlx::query(rows::SELECT_APPROVALS).bind(state),
+            rows::approval,
+        )
+        .await
     }
 
     async fn get_terminal(&self, terminal_no: &str) -> Result<Option<TerminalRecord>> {
-        let row = sqlx::query(terminals::SELECT_TERMINAL)
-            .bind(terminal_no)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage)?;
-        row.map(|r| terminals::terminal(&r)).transpose()
+        self.optional(
+            sqlx::query(terminals::SELECT_TERMINAL).bind(terminal_no),
+            terminals::terminal,
+        )
+        .await
     }
 
     async fn list_terminals(&self) -> Result<Vec<TerminalRecord>> {
-        let rows = sqlx::query(terminals::SELECT_TERMINALS)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(terminals::terminal).collect()
+        self.all(
+            sqlx::query(terminals::SELECT_TERMINALS),
+            terminals::terminal,
+        )
+        .await
     }
 
     async fn get_nonce(&self, nonce: &str) -> Result<Option<(String, i64)>> {
-        let row = sqlx::query("SELECT terminal_no, expires_ms FROM signin_nonces WHERE nonce = $1")
-            .bind(nonce)
-            .fetch_optional(&self.pool)
+        let query =
+            sqlx::query("SELECT terminal_no, expires_ms FROM signin_nonces WHERE nonce = $1");
+        self.optional(query.bind(nonce), terminals::owner_and_expiry)
             .await
-            .map_err(storage)?;
-        row.map(|r| {
-            Ok((
-                r.try_get("terminal_no").map_err(storage)?,
-                r.try_get("expires_ms").map_err(storage)?,
-            ))
-        })
-        .transpose()
     }
 
     async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>> {
-        let row =
-            sqlx::query("SELECT terminal_no, expires_ms FROM terminal_sessions WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(storage)?;
-        row.map(|r| {
-            Ok((
-                r.try_get("terminal_no").map_err(storage)?,
-                r.try_get("expires_ms").map_err(storage)?,
-            ))
-        })
-        .transpose()
+        let query =
+            sqlx::query("SELECT terminal_no, expires_ms FROM terminal_sessions WHERE hash = $1");
+        self.optional(query.bind(hash), terminals::owner_and_expiry)
+            .await
     }
 
     async fn get_blacklist_entry(&self, card_id: &str) -> Result<Option<BlacklistEntry>> {
-        let row = sqlx::query(terminals::SELECT_BLACKLIST_ENTRY)
-            .bind(card_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage)?;
-        row.map(|r| terminals::blacklist_entry(&r)).transpose()
+        self.optional(
+            sqlx::query(terminals::SELECT_BLACKLIST_ENTRY).bind(card_id),
+            terminals::blacklist_entry,
+        )
+        .await
     }
 
     async fn blacklist_at(&self, version: i64) -> Result<Vec<BlacklistEntry>> {
-        let rows = sqlx::query(terminals::SELECT_BLACKLIST_AT)
-            .bind(version)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(terminals::blacklist_entry).collect()
+        self.all(
+            sqlx::query(terminals::SELECT_BLACKLIST_AT).bind(version),
+            terminals::blacklist_entry,
+        )
+        .await
     }
 
     async fn blacklist_changes(
@@ -294,25 +275,13 @@ impl Store for SqlStore {
     ) -> Result<(Vec<BlacklistEntry>, Vec<BlacklistEntry>)> {
         let added = sqlx::query(terminals::SELECT_BLACKLIST_ADDED)
             .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
+            .bind(to);
         let removed = sqlx::query(terminals::SELECT_BLACKLIST_REMOVED)
             .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
+            .bind(to);
         Ok((
-            added
-                .iter()
-                .map(terminals::blacklist_entry)
-                .collect::<Result<_>>()?,
-            removed
-                .iter()
-                .map(terminals::blacklist_entry)
-                .collect::<Result<_>>()?,
+            self.all(added, terminals::blacklist_entry).await?,
+            self.all(removed, terminals::blacklist_entry).await?,
         ))
     }
 
@@ -334,66 +303,55 @@ impl Store for SqlStore {
     }
 
     async fn list_events(&self, limit: i64) -> Result<Vec<EventRecord>> {
-        let rows = sqlx::query(terminals::SELECT_EVENTS)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(terminals::event).collect()
+        self.all(
+            sqlx::query(terminals::SELECT_EVENTS).bind(limit),
+            terminals::event,
+        )
+        .await
     }
 
     async fn list_alerts(&self, state: &str) -> Result<Vec<AlertRecord>> {
-        let rows = sqlx::query(terminals::SELECT_ALERTS)
-            .bind(state)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(terminals::alert).collect()
+        self.all(
+            sqlx::query(terminals::SELECT_ALERTS).bind(state),
+            terminals::alert,
+        )
+        .await
     }
 
     async fn get_alert(&self, id: &str) -> Result<Option<AlertRecord>> {
-        let row = sqlx::query(terminals::SELECT_ALERT)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage)?;
-        row.map(|r| terminals::alert(&r)).transpose()
+        self.optional(
+            sqlx::query(terminals::SELECT_ALERT).bind(id),
+            terminals::alert,
+        )
+        .await
     }
 
     async fn get_card(&self, card_id: &str) -> Result<Option<CardRecord>> {
-        let row = sqlx::query(rows::SELECT_CARD)
-            .bind(card_id)
-            .fetch_optional(&self.pool)
+        self.optional(sqlx::query(rows::SELECT_CARD).bind(card_id), rows::card)
             .await
-            .map_err(storage)?;
-        row.map(|r| rows::card(&r)).transpose()
     }
 
     async fn get_card_by_ssn_index(&self, ssn_index: &str) -> Result<Option<CardRecord>> {
-        let row = sqlx::query(rows::SELECT_CARD_BY_SSN)
-            .bind(ssn_index)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(storage)?;
-        row.map(|r| rows::card(&r)).transpose()
+        self.optional(
+            sqlx::query(rows::SELECT_CARD_BY_SSN).bind(ssn_index),
+            rows::card,
+        )
+        .await
     }
 
     async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows = sqlx::query(rows::SELECT_AUDIT_RANGE)
-            .bind(from_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(storage)?;
-        rows.iter().map(rows::audit).collect()
+        self.all(
+            sqlx::query(rows::SELECT_AUDIT_RANGE)
+                .bind(from_seq)
+                .bind(limit),
+            rows::audit,
+        )
+        .await
     }
 
     async fn audit_head(&self) -> Result<Option<AuditRecord>> {
-        let row = sqlx::query(rows::SELECT_AUDIT_HEAD)
-            .fetch_optional(&self.pool)
+        self.optional(sqlx::query(rows::SELECT_AUDIT_HEAD), rows::audit)
             .await
-            .map_err(storage)?;
-        row.map(|r| rows::audit(&r)).transpose()
     }
 
     async fn commit(&self, writes: Vec<Write>, entry: AuditEntry) -> Result<AuditRecord> {

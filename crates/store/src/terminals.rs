@@ -100,6 +100,14 @@ pub fn terminal(row: &AnyRow) -> Result<TerminalRecord> {
     })
 }
 
+/// (terminal, expiry) of a sign-in challenge or a terminal session.
+pub fn owner_and_expiry(row: &AnyRow) -> Result<(String, i64)> {
+    Ok((
+        row.try_get("terminal_no").map_err(storage)?,
+        row.try_get("expires_ms").map_err(storage)?,
+    ))
+}
+
 pub fn blacklist_entry(row: &AnyRow) -> Result<BlacklistEntry> {
     Ok(BlacklistEntry {
         card_id: row.try_get("card_id").map_err(storage)?,
