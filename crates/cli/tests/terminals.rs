@@ -267,7 +267,8 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         server,
     };
     let addr = p.server.addr.clone();
-    // An unregistered terminal: refused, and an event.
+    // An unregistered terminal: no challenge, and a sign-in anyway, are
+    // refused, each an event.
     let (status, body) = call(
         &addr,
         "POST",
@@ -275,14 +276,17 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         None,
         Some(json!({})),
     );
-    assert_eq!(status, 200, "{body}");
-    let nonce = body["nonce"].as_str().unwrap().to_string();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("refused")),
+        "{body}"
+    );
     let (status, body) = call(
         &addr,
         "POST",
         "/v1/terminals/000000000099/signin",
         None,
-        Some(json!({"nonce": nonce, "signature": "3000", "software_hash": "00"})),
+        Some(json!({"nonce": "00".repeat(16), "signature": "3000", "software_hash": "00"})),
     );
     assert_eq!(
         (status, body["code"].as_str()),
@@ -481,4 +485,145 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         text.contains(&format!("Serial Number: {serial}")),
         "{serial}: {text}"
     );
+}
+
+#[test]
+fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
+    let d = scratch("terminal-mac");
+    let server = Server::dev(&d, &[]);
+    let p = Platform {
+        system: server.login("system"),
+        security: server.login("security"),
+        server,
+    };
+    let addr = p.server.addr.clone();
+    let no = "330300000055";
+    ok(p.sys(&[
+        "terminal",
+        "register",
+        "--no",
+        no,
+        "--serial",
+        "SN-55",
+        "--institution",
+        "Bus company",
+        "--auth",
+        "mac",
+    ]));
+    let terminal = arg(&d, "terminal.json");
+    // A MAC terminal is not enrolled for a certificate.
+    let line = fails(
+        p.sys(&["terminal", "enroll", "--no", no, "--out", &terminal]),
+        1,
+    );
+    assert!(line.contains("keyed"), "{line}");
+    let keyed = ok_text(p.sys(&[
+        "terminal", "enroll", "--no", no, "--out", &terminal, "--mac",
+    ]));
+    let tmk_kcv = field(&keyed, "terminal_key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&terminal).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a file with a key is private");
+    }
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&terminal).unwrap()).unwrap();
+    assert_eq!(file["auth"], "mac");
+    let tmk = file["tmk"].as_str().unwrap().to_string();
+    assert_eq!(tmk.len(), 32);
+    assert!(tmk_kcv.starts_with("kcv="), "{keyed}");
+    let listed = ok_text(p.sys(&["terminal", "list"]));
+    assert!(
+        listed.contains("auth=mac") && listed.contains("state=active"),
+        "{listed}"
+    );
+
+    // Sign-in by MAC: three working keys, each opened under the TMK to its
+    // check value (the command refuses otherwise).
+    let signed = ok_text(common::sscard(&[
+        "terminal",
+        "signin",
+        "--terminal",
+        &terminal,
+    ]));
+    for name in ["pin", "mac", "data"] {
+        assert!(
+            signed.contains(&format!("working_key: {name} kcv=")),
+            "{signed}"
+        );
+    }
+    assert_eq!(field(&signed, "blacklist_version"), "0");
+    // The audit has the TMK's check value and never the key.
+    let auditor = p.server.login("audit");
+    let export = arg(&d, "audit.jsonl");
+    ok(p.server
+        .run_as(&auditor, &["audit", "export", "--out", &export]));
+    let audit = std::fs::read_to_string(&export).unwrap();
+    assert!(audit.contains("\"terminal.key\""), "{audit}");
+    assert!(
+        !audit.to_uppercase().contains(&tmk.to_uppercase()),
+        "the TMK in the audit"
+    );
+
+    // A MAC'd event report arrives: a tampered blacklist file is reported.
+    let bad = d.join("bad.list");
+    std::fs::write(&bad, b"SSBL not a list").unwrap();
+    fails(
+        common::sscard(&[
+            "terminal",
+            "apply-blacklist",
+            "--terminal",
+            &terminal,
+            "--file",
+            bad.to_str().unwrap(),
+        ]),
+        1,
+    );
+    let events = ok_text(p.sec(&["events", "list"]));
+    assert!(events.contains("tamper") && events.contains(no), "{events}");
+    // A report with the session's token but without its MAC key is refused.
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&terminal).unwrap()).unwrap();
+    let token = file["session"].as_str().unwrap();
+    let (status, body) = call(
+        &addr,
+        "POST",
+        "/v1/terminal/events",
+        Some(token),
+        Some(json!({"kind": "tamper", "detail": "forged", "mac": "00".repeat(16)})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("refused")),
+        "{body}"
+    );
+
+    // At most three challenges wait at once.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let (status, _) = call(
+            &addr,
+            "POST",
+            &format!("/v1/terminals/{no}/challenge"),
+            None,
+            Some(json!({})),
+        );
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+
+    // Sign-out: the session ends here and on the platform.
+    let out = ok_text(common::sscard(&[
+        "terminal",
+        "signout",
+        "--terminal",
+        &terminal,
+    ]));
+    assert_eq!(field(&out, "signed_out"), "yes");
+    let (status, _) = call(&addr, "GET", "/v1/terminal/blacklist", Some(token), None);
+    assert_eq!(status, 401);
+    let line = fails(
+        common::sscard(&["terminal", "sync-blacklist", "--terminal", &terminal]),
+        1,
+    );
+    assert!(line.contains("not signed in"), "{line}");
 }

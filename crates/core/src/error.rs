@@ -46,6 +46,10 @@ pub enum Error {
     /// The request breaks a rule of the platform (e.g. granting a role to oneself).
     #[error("refused: {0}")]
     Refused(String),
+    /// Too many requests of one kind at once (e.g. sign-in challenges of
+    /// one terminal); the caller may try again later.
+    #[error("too many requests: {0}")]
+    TooManyRequests(String),
     /// The key's state does not permit this use (e.g. a suspended key).
     #[error("key {name} is {state}: it may not be used to {action}")]
     KeyState {

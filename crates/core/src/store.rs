@@ -3,6 +3,7 @@
 //! sealed by the barrier.
 
 use async_trait::async_trait;
+use sscard_card::blacklist::Reason;
 
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::key::{KeyName, KeyRecord, KeyVersionRecord};
@@ -70,6 +71,9 @@ pub enum Write {
         /// Until.
         expires_ms: i64,
     },
+    /// Ends a terminal session (sign-out), by the hash of its token; fails
+    /// with `NotFound` if there is none.
+    EndTerminalSession(String),
     /// Creates or replaces a blacklist entry.
     PutBlacklistEntry(BlacklistEntry),
     /// Adds a security event.
@@ -222,14 +226,20 @@ pub trait Store: Send + Sync + 'static {
     /// A sign-in challenge: (terminal, expiry).
     async fn get_nonce(&self, nonce: &str) -> Result<Option<(String, i64)>>;
 
+    /// How many of a terminal's sign-in challenges are still unspent and
+    /// unexpired at `now_ms`.
+    async fn count_live_nonces(&self, terminal_no: &str, now_ms: i64) -> Result<i64>;
+
     /// A terminal session by token hash: (terminal, expiry).
     async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>>;
 
     /// A blacklist entry by card.
     async fn get_blacklist_entry(&self, card_id: &str) -> Result<Option<BlacklistEntry>>;
 
-    /// The cards on the list at `version`, ascending.
-    async fn blacklist_at(&self, version: i64) -> Result<Vec<BlacklistEntry>>;
+    /// The cards on the list at `version`, ascending, each as its 卡识别码
+    /// read as one number and its reason: 24 bytes a card, so that a list
+    /// of 10^8 cards fits in memory (its rows, as text, would not).
+    async fn blacklist_ids_at(&self, version: i64) -> Result<Vec<(u128, Reason)>>;
 
     /// The changes after `from` up to `to`: entries added (and still on the
     /// list at `to`), and entries on the list at `from` removed by `to`.

@@ -28,6 +28,14 @@ pub struct TerminalRecord {
     pub state_ms: i64,
     /// When registered, ms.
     pub created_ms: i64,
+    /// How it signs in: `sm2` (its certificate's key) or `mac` (a MAC
+    /// under its terminal master key, for terminals without SM2).
+    pub auth: String,
+    /// How many times it was keyed with a terminal master key (`mac`
+    /// terminals); 0 before the first.
+    pub key_version: i64,
+    /// The version of the platform's terminal master its key came from.
+    pub master_version: i64,
 }
 
 /// A card on the blacklist, with the versions it came and went in.

@@ -46,6 +46,7 @@ impl ApiError {
             Error::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
             Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden_role"),
             Error::Refused(_) => (StatusCode::FORBIDDEN, "refused"),
+            Error::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -82,7 +82,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
 
 /// A signed-in terminal, from `Authorization: Bearer <session>` (the token
 /// of `POST /v1/terminals/{no}/signin`).
-pub struct TerminalCaller(pub sscard_core::terminal_records::TerminalRecord);
+pub struct TerminalCaller(pub sscard_core::platform::SignedInTerminal);
 
 impl FromRequestParts<Arc<Platform>> for TerminalCaller {
     type Rejection = Response;

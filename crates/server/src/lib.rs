@@ -44,8 +44,9 @@ use crate::error::ErrorBody;
         routes::cards::provision_region, routes::cards::prepare, routes::cards::job,
         routes::cards::issued, routes::cards::psam_job,
         routes::terminals::register, routes::terminals::list, routes::terminals::state, routes::terminals::enroll,
-        routes::terminals::software, routes::terminals::crl, routes::terminals::challenge, routes::terminals::signin,
-        routes::terminals::blacklist, routes::terminals::report,
+        routes::terminals::key, routes::terminals::software, routes::terminals::crl,
+        routes::terminal::challenge, routes::terminal::signin, routes::terminal::signout,
+        routes::terminal::blacklist, routes::terminal::report,
         routes::blacklist::add, routes::blacklist::remove, routes::blacklist::publish, routes::blacklist::export,
         routes::events::list, routes::events::alerts, routes::events::ack, routes::events::rule,
         routes::approvals::list, routes::approvals::approve, routes::approvals::deny,
@@ -113,13 +114,15 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/terminals/crl", get(routes::terminals::crl))
         .route("/v1/terminals/{no}/state", post(routes::terminals::state))
         .route("/v1/terminals/{no}/enroll", post(routes::terminals::enroll))
+        .route("/v1/terminals/{no}/key", post(routes::terminals::key))
         .route(
             "/v1/terminals/{no}/challenge",
-            post(routes::terminals::challenge),
+            post(routes::terminal::challenge),
         )
-        .route("/v1/terminals/{no}/signin", post(routes::terminals::signin))
-        .route("/v1/terminal/blacklist", get(routes::terminals::blacklist))
-        .route("/v1/terminal/events", post(routes::terminals::report))
+        .route("/v1/terminals/{no}/signin", post(routes::terminal::signin))
+        .route("/v1/terminal/signout", post(routes::terminal::signout))
+        .route("/v1/terminal/blacklist", get(routes::terminal::blacklist))
+        .route("/v1/terminal/events", post(routes::terminal::report))
         .route("/v1/blacklist", post(routes::blacklist::add))
         .route(
             "/v1/blacklist/{card_id}/remove",

@@ -15,9 +15,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Executor, Row};
+use sscard_card::blacklist::Reason;
 use sscard_core::audit::{AuditEntry, AuditRecord};
 use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
@@ -245,6 +247,18 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn count_live_nonces(&self, terminal_no: &str, now_ms: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM signin_nonces WHERE terminal_no = $1 AND expires_ms > $2",
+        )
+        .bind(terminal_no)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(storage)?;
+        row.try_get("n").map_err(storage)
+    }
+
     async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>> {
         let query =
             sqlx::query("SELECT terminal_no, expires_ms FROM terminal_sessions WHERE hash = $1");
@@ -260,12 +274,17 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn blacklist_at(&self, version: i64) -> Result<Vec<BlacklistEntry>> {
-        self.all(
-            sqlx::query(terminals::SELECT_BLACKLIST_AT).bind(version),
-            terminals::blacklist_entry,
-        )
-        .await
+    async fn blacklist_ids_at(&self, version: i64) -> Result<Vec<(u128, Reason)>> {
+        // Row by row, so that only the compact pairs are ever held.
+        let mut rows = sqlx::query(terminals::SELECT_BLACKLIST_IDS_AT)
+            .bind(version)
+            .fetch(&self.pool);
+        let mut cards = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(storage)? {
+            cards.push(terminals::listed_card(&row)?);
+        }
+        cards.sort_unstable_by_key(|(id, _)| *id);
+        Ok(cards)
     }
 
     async fn blacklist_changes(

@@ -3,6 +3,7 @@
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use sscard_card::blacklist::Reason;
 use sscard_core::store::Write;
 use sscard_core::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
 use sscard_core::{Error, Result};
@@ -11,7 +12,7 @@ use crate::storage;
 
 macro_rules! terminal_columns {
     () => {
-        "terminal_no, serial, institution, location, kind, state, psam, public_key, cert_serial, cert_expires, state_ms, created_ms"
+        "terminal_no, serial, institution, location, kind, state, psam, public_key, cert_serial, cert_expires, state_ms, created_ms, auth, key_version, master_version"
     };
 }
 macro_rules! blacklist_columns {
@@ -45,11 +46,10 @@ pub const SELECT_BLACKLIST_ENTRY: &str = concat!(
     blacklist_columns!(),
     " FROM blacklist WHERE card_id = $1"
 );
-pub const SELECT_BLACKLIST_AT: &str = concat!(
-    "SELECT ",
-    blacklist_columns!(),
-    " FROM blacklist WHERE added_version <= $1 AND (removed_version = 0 OR removed_version > $1) ORDER BY card_id"
-);
+/// Unordered: the caller sorts the numbers, which is cheaper than sorting
+/// text in the database and does not depend on its collation.
+pub const SELECT_BLACKLIST_IDS_AT: &str = "SELECT card_id, reason FROM blacklist \
+     WHERE added_version <= $1 AND (removed_version = 0 OR removed_version > $1)";
 pub const SELECT_BLACKLIST_ADDED: &str = concat!(
     "SELECT ",
     blacklist_columns!(),
@@ -97,6 +97,9 @@ pub fn terminal(row: &AnyRow) -> Result<TerminalRecord> {
         cert_expires_ms: row.try_get("cert_expires").map_err(storage)?,
         state_ms: row.try_get("state_ms").map_err(storage)?,
         created_ms: row.try_get("created_ms").map_err(storage)?,
+        auth: row.try_get("auth").map_err(storage)?,
+        key_version: row.try_get("key_version").map_err(storage)?,
+        master_version: row.try_get("master_version").map_err(storage)?,
     })
 }
 
@@ -116,6 +119,20 @@ pub fn blacklist_entry(row: &AnyRow) -> Result<BlacklistEntry> {
         removed_version: row.try_get("removed_version").map_err(storage)?,
         updated_ms: row.try_get("updated_ms").map_err(storage)?,
     })
+}
+
+/// A card of the list as (number, reason).
+pub fn listed_card(row: &AnyRow) -> Result<(u128, Reason)> {
+    let hex_id: String = row.try_get("card_id").map_err(storage)?;
+    let reason: String = row.try_get("reason").map_err(storage)?;
+    let id = hex::decode(&hex_id)
+        .ok()
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .map(u128::from_be_bytes)
+        .ok_or_else(|| Error::Integrity(format!("stored card id {hex_id}")))?;
+    let reason = Reason::parse(&reason)
+        .ok_or_else(|| Error::Integrity(format!("stored reason {reason}")))?;
+    Ok((id, reason))
 }
 
 pub fn event(row: &AnyRow) -> Result<EventRecord> {
@@ -169,7 +186,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 sqlx::query(concat!(
                     "INSERT INTO terminals (",
                     terminal_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                 ))
                 .bind(t.terminal_no.clone())
                 .bind(t.serial.clone())
@@ -182,7 +199,10 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 .bind(t.cert_serial.clone())
                 .bind(t.cert_expires_ms)
                 .bind(t.state_ms)
-                .bind(t.created_ms),
+                .bind(t.created_ms)
+                .bind(t.auth.clone())
+                .bind(t.key_version)
+                .bind(t.master_version),
             )
             .await?;
         }
@@ -241,6 +261,17 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                     .bind(*expires_ms),
             )
             .await?;
+        }
+        Write::EndTerminalSession(hash) => {
+            if exec(
+                tx,
+                sqlx::query("DELETE FROM terminal_sessions WHERE hash = $1").bind(hash.clone()),
+            )
+            .await?
+                != 1
+            {
+                return Err(Error::NotFound("terminal session".into()));
+            }
         }
         Write::PutBlacklistEntry(e) => {
             exec(

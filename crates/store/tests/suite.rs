@@ -14,12 +14,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use sscard_card::blacklist::Reason;
 use sscard_core::audit::{AuditEntry, ChainVerifier};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::platform::{InitOptions, Platform};
 use sscard_core::seal::{self, SealConfig};
 use sscard_core::store::{Store, Write};
 use sscard_core::{now_ms, Error, Role};
+use sscard_gm::mac::{self, MacAlgorithm};
+use sscard_gm::{diversify, kcv, BlockAlgorithm, BlockKey};
 use sscard_store::{Backend, SqlStore};
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -1101,8 +1104,7 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
 /// an event rule that raises one alert at its threshold.
 async fn blacklist_versions_and_event_rules(f: Fixture) {
     use sscard_card::blacklist::{Blacklist, Cache, Kind};
-    use sscard_core::platform::NewTerminal;
-    let (_, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
     let officer = security_officer(&platform, &out).await;
     let system = operator_session(&platform, &out, 0, "system passphrase 0").await;
     let id = |n: u8| format!("330300D1560000050000000000000{n:03}");
@@ -1189,37 +1191,258 @@ async fn blacklist_versions_and_event_rules(f: Fixture) {
         Err(Error::Forbidden { .. })
     ));
 
-    let terminal = platform
+    // The full list is read from the store as numbers: v2 holds ids 2 and 3.
+    assert_eq!(
+        store.blacklist_ids_at(2).await.unwrap(),
+        [(n(id(2)), Reason::Replaced), (n(id(3)), Reason::Cancelled)]
+    );
+
+    let (terminal, mac_key) = mac_terminal_signed_in(&platform, &system, "000000000042").await;
+    let report = |kind: &'static str, card: String, mac_key: &BlockKey| {
+        let message =
+            sscard_core::platform::event_message("000000000042", kind, &card, "not genuine");
+        let tag = mac::mac(mac_key, MacAlgorithm::CbcMac, None, &message, None).unwrap();
+        (kind, card, tag)
+    };
+    for i in 1..=5 {
+        let (kind, card, tag) = report("card-auth-failed", id(9), &mac_key);
+        let raised = platform
+            .report_event(&terminal, kind, &card, "not genuine", &tag)
+            .await
+            .unwrap();
+        assert_eq!(raised.len(), usize::from(i == 5), "event {i}");
+    }
+    let (kind, card, tag) = report("card-auth-failed", id(9), &mac_key);
+    let again = platform
+        .report_event(&terminal, kind, &card, "not genuine", &tag)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "one open alert per rule and subject");
+    assert_eq!(platform.list_alerts(&officer).await.unwrap().len(), 1);
+    // A report whose MAC is not under the session's MAC key, or is cut
+    // short, is refused.
+    let (kind, card, mut tag) = report("card-auth-failed", id(9), &mac_key);
+    tag[0] ^= 1;
+    assert!(matches!(
+        platform
+            .report_event(&terminal, kind, &card, "not genuine", &tag)
+            .await,
+        Err(Error::Refused(_))
+    ));
+    let (kind, card, tag) = report("card-auth-failed", id(9), &mac_key);
+    assert!(matches!(
+        platform
+            .report_event(&terminal, kind, &card, "not genuine", &tag[..8])
+            .await,
+        Err(Error::Refused(_))
+    ));
+    let (_, _, tag) = report("made-up", String::new(), &mac_key);
+    assert!(matches!(
+        platform
+            .report_event(&terminal, "made-up", "", "", &tag)
+            .await,
+        Err(Error::Invalid(_) | Error::Refused(_))
+    ));
+}
+
+/// Registers and keys a MAC terminal, signs it in with the CBC-MAC under its
+/// terminal master key, and returns it as a caller with its session's MAC
+/// working key (opened from the sign-in answer, checked against its KCV).
+async fn mac_terminal_signed_in(
+    platform: &Platform,
+    system: &sscard_core::platform::Session,
+    no: &str,
+) -> (sscard_core::platform::SignedInTerminal, BlockKey) {
+    let tmk = key_mac_terminal(platform, system, no).await;
+    let outcome = mac_signin(platform, no, &tmk).await.unwrap();
+    let caller = platform
+        .terminal_of_session(&outcome.session)
+        .await
+        .unwrap();
+    let delivered = outcome
+        .working_keys
+        .iter()
+        .find(|k| k.name == "mac")
+        .unwrap();
+    assert!(delivered.envelope.is_none());
+    (caller, open_wrapped(&tmk, delivered))
+}
+
+/// A working key delivered under a TMK, checked against its check value.
+fn open_wrapped(tmk: &BlockKey, delivered: &sscard_core::platform::WorkingKey) -> BlockKey {
+    let wrapped = hex::decode(delivered.wrapped.as_ref().unwrap()).unwrap();
+    let clear = diversify::decrypt_block(tmk, &wrapped).unwrap();
+    let key = BlockKey::new(BlockAlgorithm::Sm4, &clear).unwrap();
+    assert_eq!(
+        hex::encode(kcv::kcv(&key, 4).unwrap()),
+        delivered.kcv,
+        "{}",
+        delivered.name
+    );
+    key
+}
+
+/// Registers MAC terminal `no` and keys it: its terminal master key.
+async fn key_mac_terminal(
+    platform: &Platform,
+    system: &sscard_core::platform::Session,
+    no: &str,
+) -> BlockKey {
+    use sscard_core::platform::NewTerminal;
+    platform
         .register_terminal(
-            &system,
+            system,
             &NewTerminal {
-                terminal_no: "000000000042".into(),
+                terminal_no: no.into(),
                 serial: "SN".into(),
                 institution: "Library".into(),
                 location: String::new(),
                 kind: "counter".into(),
                 psam: String::new(),
+                auth: "mac".into(),
             },
         )
         .await
         .unwrap();
-    for i in 1..=5 {
-        let raised = platform
-            .report_event(&terminal, "card-auth-failed", &id(9), "not genuine")
-            .await
-            .unwrap();
-        assert_eq!(raised.len(), usize::from(i == 5), "event {i}");
-    }
-    let again = platform
-        .report_event(&terminal, "card-auth-failed", &id(9), "not genuine")
+    let keying = platform.key_terminal(system, no).await.unwrap();
+    assert_eq!(keying.key_version, 1);
+    let tmk = BlockKey::new(
+        BlockAlgorithm::Sm4,
+        &hex::decode(keying.key.as_str()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(hex::encode(kcv::kcv(&tmk, 4).unwrap()), keying.kcv);
+    tmk
+}
+
+/// A MAC sign-in: challenge, then the CBC-MAC of the message under `tmk`.
+async fn mac_signin(
+    platform: &Platform,
+    no: &str,
+    tmk: &BlockKey,
+) -> sscard_core::Result<sscard_core::platform::SigninOutcome> {
+    let nonce = platform.signin_challenge(no).await?;
+    let hash = "ab".repeat(32);
+    let message = sscard_core::platform::signin_message(no, &nonce, &hash);
+    let tag = mac::mac(tmk, MacAlgorithm::CbcMac, None, &message, None).unwrap();
+    platform.signin(no, &nonce, &tag, &hash).await
+}
+
+/// Sign-in by MAC on this backend: a terminal without SM2 is keyed, signs
+/// in with the MAC under its terminal master key, and gets working keys
+/// under that key whose check values the platform derives again; a wrong
+/// or shortened MAC, a replayed challenge, an enrollment of a MAC terminal
+/// and a fourth open challenge are refused; sign-out ends the session.
+async fn mac_terminals_sign_in_and_out(f: Fixture) {
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let system = operator_session(&platform, &out, 0, "system passphrase 0").await;
+    let no = "330300000077";
+    let tmk = key_mac_terminal(&platform, &system, no).await;
+    let outcome = mac_signin(&platform, no, &tmk).await.unwrap();
+    let caller = platform
+        .terminal_of_session(&outcome.session)
         .await
         .unwrap();
-    assert!(again.is_empty(), "one open alert per rule and subject");
-    assert_eq!(platform.list_alerts(&officer).await.unwrap().len(), 1);
+    assert_eq!(caller.terminal.auth, "mac");
+    let derived = platform.working_key_check_values(&caller).await.unwrap();
+    let delivered: Vec<(String, String)> = outcome
+        .working_keys
+        .iter()
+        .map(|k| (k.name.clone(), k.kcv.clone()))
+        .collect();
+    assert_eq!(derived, delivered, "the platform derives the keys it sent");
+    assert_eq!(delivered.len(), 3);
+    for k in &outcome.working_keys {
+        open_wrapped(&tmk, k);
+    }
+
+    // A wrong MAC, a short one, and a replay are refused, each an event.
+    let hash = "ab".repeat(32);
+    for cut in [16usize, 8] {
+        let nonce = platform.signin_challenge(no).await.unwrap();
+        let message = sscard_core::platform::signin_message(no, &nonce, &hash);
+        let mut tag = mac::mac(&tmk, MacAlgorithm::CbcMac, None, &message, None).unwrap();
+        if cut == 16 {
+            tag[15] ^= 0x80;
+        }
+        let refused = platform.signin(no, &nonce, &tag[..cut], &hash).await;
+        assert!(
+            matches!(refused, Err(Error::Refused(ref m)) if m.contains("MAC")),
+            "{refused:?}"
+        );
+    }
+    let nonce = platform.signin_challenge(no).await.unwrap();
+    let message = sscard_core::platform::signin_message(no, &nonce, &hash);
+    let tag = mac::mac(&tmk, MacAlgorithm::CbcMac, None, &message, None).unwrap();
+    platform.signin(no, &nonce, &tag, &hash).await.unwrap();
     assert!(matches!(
-        platform.report_event(&terminal, "made-up", "", "").await,
-        Err(Error::Invalid(_))
+        platform.signin(no, &nonce, &tag, &hash).await,
+        Err(Error::Refused(_))
     ));
+    let events = store.list_events(100).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.kind == "signin-failed" && e.terminal_no == no)
+            .count()
+            >= 3,
+        "{events:?}"
+    );
+    // The newer sign-in replaced the first session.
+    assert!(platform
+        .terminal_of_session(&outcome.session)
+        .await
+        .is_err());
+
+    // A MAC terminal is keyed, not enrolled; an SM2 terminal is not keyed.
+    assert!(matches!(
+        platform
+            .enroll_terminal(&system, no, b"not a request")
+            .await,
+        Err(Error::Refused(_))
+    ));
+
+    // Challenges: three live at most; none for a number not registered.
+    let mut live = Vec::new();
+    loop {
+        match platform.signin_challenge(no).await {
+            Ok(nonce) => live.push(nonce),
+            Err(Error::TooManyRequests(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(live.len() <= 3, "more than three live challenges");
+    }
+    assert!(matches!(
+        platform.signin_challenge("330300000099").await,
+        Err(Error::Refused(_))
+    ));
+
+    // Sign-out ends the session; a second sign-out has nothing to end.
+    let nonce = live.pop().unwrap();
+    let message = sscard_core::platform::signin_message(no, &nonce, &hash);
+    let tag = mac::mac(&tmk, MacAlgorithm::CbcMac, None, &message, None).unwrap();
+    let outcome = platform.signin(no, &nonce, &tag, &hash).await.unwrap();
+    let caller = platform
+        .terminal_of_session(&outcome.session)
+        .await
+        .unwrap();
+    platform.signout(&caller).await.unwrap();
+    assert!(matches!(
+        platform.terminal_of_session(&outcome.session).await,
+        Err(Error::Unauthenticated(_))
+    ));
+    assert!(matches!(
+        platform.signout(&caller).await,
+        Err(Error::NotFound(_))
+    ));
+    let records = store.audit_range(1, 10_000).await.unwrap();
+    assert!(records.iter().any(|r| r.action == "terminal.signout"));
+    assert!(records.iter().any(|r| r.action == "terminal.key"));
+    let log = format!("{records:?}");
+    assert!(
+        !log.contains(&hex::encode_upper(tmk.expose_secret())),
+        "the TMK in the log"
+    );
 }
 
 /// Checkpoints are signed with the platform's audit key, every N records and
@@ -1929,4 +2152,5 @@ suite!(
     a_device_provider_holds_every_key,
     cards_are_prepared_personalized_and_issued,
     blacklist_versions_and_event_rules,
+    mac_terminals_sign_in_and_out,
 );

@@ -1,14 +1,18 @@
 //! TERMINAL.json: what a terminal keeps — its number, the platform's
-//! address, its SM2 key, its certificate and the platform CA's, and its
-//! session once signed in. It holds a private key, so it is written with
-//! mode 0600; the blacklist cache sits beside it (`<file>.blacklist`).
+//! address, its SM2 key and certificate (or, for a terminal without SM2,
+//! its terminal master key), the platform CA's certificate, and its session
+//! and working keys once signed in. It holds secret keys, so it is written
+//! with mode 0600; the blacklist cache sits beside it (`<file>.blacklist`).
+
+use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sscard_gm::mac::{self, MacAlgorithm};
 use sscard_gm::sm2::{Sm2PrivateKey, Sm2PublicKey};
-use sscard_gm::x509;
+use sscard_gm::{kcv, x509, BlockAlgorithm, BlockKey};
 use zeroize::Zeroizing;
 
 use crate::client::{Client, Connection};
@@ -27,10 +31,18 @@ pub struct TerminalFile {
     pub terminal_no: String,
     /// The platform.
     pub addr: String,
-    /// The terminal's SM2 key, PKCS#8 PEM.
+    /// How it signs in: `sm2` or `mac`.
+    #[serde(default = "sm2")]
+    pub auth: String,
+    /// The terminal's SM2 key, PKCS#8 PEM (`sm2`).
+    #[serde(default)]
     pub key: Zeroizing<String>,
-    /// Its certificate, PEM.
+    /// Its certificate, PEM (`sm2`).
+    #[serde(default)]
     pub certificate: String,
+    /// Its terminal master key, hex (`mac`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmk: Option<Zeroizing<String>>,
     /// The platform CA's certificate, PEM: it also verifies blacklists.
     pub ca_certificate: String,
     /// The session token of the last sign-in.
@@ -39,9 +51,48 @@ pub struct TerminalFile {
     /// When that session ends, ms.
     #[serde(default)]
     pub session_expires_ms: i64,
+    /// That session's working keys (`pin`, `mac`, `data`), hex.
+    #[serde(default)]
+    pub working_keys: BTreeMap<String, Zeroizing<String>>,
+}
+
+fn sm2() -> String {
+    "sm2".into()
+}
+
+fn sm4_key(hex_key: &str, what: &str) -> CliResult<BlockKey> {
+    let bytes = Zeroizing::new(
+        hex::decode(hex_key).map_err(|_| CliError::input(format!("the {what}: not hex")))?,
+    );
+    BlockKey::new(BlockAlgorithm::Sm4, &bytes)
+        .map_err(|e| CliError::input(format!("the {what}: {e}")))
+}
+
+/// The check value of an SM4 key, hex, as the platform prints it.
+pub fn sm4_kcv(key: &BlockKey) -> CliResult<String> {
+    kcv::kcv(key, kcv::default_len(BlockAlgorithm::Sm4))
+        .map(hex::encode)
+        .map_err(|e| CliError::input(e.to_string()))
 }
 
 impl TerminalFile {
+    /// A new file for terminal `no` of the platform at `addr`, not yet keyed.
+    pub fn new(no: &str, addr: &str, ca_certificate: &str) -> Self {
+        Self {
+            format: FORMAT.into(),
+            terminal_no: no.into(),
+            addr: addr.into(),
+            auth: sm2(),
+            key: Zeroizing::new(String::new()),
+            certificate: String::new(),
+            tmk: None,
+            ca_certificate: ca_certificate.into(),
+            session: None,
+            session_expires_ms: 0,
+            working_keys: BTreeMap::new(),
+        }
+    }
+
     /// Reads a terminal file.
     pub fn load(path: &Path) -> CliResult<Self> {
         let text = Zeroizing::new(crate::io::read_file(path)?);
@@ -72,6 +123,28 @@ impl TerminalFile {
         PathBuf::from(name)
     }
 
+    /// The terminal master key of a MAC terminal.
+    pub fn tmk(&self) -> CliResult<BlockKey> {
+        let hex_key = self
+            .tmk
+            .as_ref()
+            .ok_or_else(|| CliError::input("this terminal has no terminal master key"))?;
+        sm4_key(hex_key, "terminal master key")
+    }
+
+    /// The terminal master key's check value.
+    pub fn tmk_kcv(&self) -> CliResult<String> {
+        sm4_kcv(&self.tmk()?)
+    }
+
+    /// A working key of the current session.
+    pub fn working_key(&self, name: &str) -> CliResult<BlockKey> {
+        let hex_key = self.working_keys.get(name).ok_or_else(|| {
+            CliError::Refused(format!("no {name} working key: run sscard terminal signin"))
+        })?;
+        sm4_key(hex_key, &format!("{name} working key"))
+    }
+
     /// The terminal's private key.
     pub fn private_key(&self) -> CliResult<Sm2PrivateKey> {
         Sm2PrivateKey::from_pkcs8_pem(&self.key)
@@ -100,12 +173,21 @@ impl TerminalFile {
         })
     }
 
-    /// Reports a security event; best effort (a terminal offline still refuses the card).
+    /// Reports a security event, MACed under the session's MAC working
+    /// key; best effort (a terminal offline still refuses the card).
     pub fn report(&self, kind: &str, card_id: &str, detail: &str) {
+        let message =
+            sscard_core::platform::event_message(&self.terminal_no, kind, card_id, detail);
+        let Ok(key) = self.working_key("mac") else {
+            return;
+        };
+        let Ok(tag) = mac::mac(&key, MacAlgorithm::CbcMac, None, &message, None) else {
+            return;
+        };
         if let Ok(client) = self.client() {
             let _: CliResult<serde_json::Value> = client.post(
                 "/v1/terminal/events",
-                &json!({"kind": kind, "card_id": card_id, "detail": detail}),
+                &json!({"kind": kind, "card_id": card_id, "detail": detail, "mac": hex::encode(tag)}),
             );
         }
     }

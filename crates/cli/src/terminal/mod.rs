@@ -70,6 +70,10 @@ pub enum TerminalCommand {
         /// Bind this PSAM.
         #[arg(long, value_name = "PSAM.json")]
         psam: Option<PathBuf>,
+        /// How it signs in: `sm2` (it enrolls for a certificate) or `mac`
+        /// (a terminal without SM2: it is keyed with a terminal master key).
+        #[arg(long, default_value = "sm2", value_parser = ["sm2", "mac"])]
+        auth: String,
     },
     /// Every terminal, one line each.
     List,
@@ -97,15 +101,25 @@ pub enum TerminalCommand {
         file: Option<PathBuf>,
     },
     /// On the terminal: make its SM2 key pair and certificate request, and
-    /// store the certificate the platform issues (system administrator's token).
+    /// store the certificate the platform issues (system administrator's
+    /// token); with `--mac`, store instead the terminal master key the
+    /// platform derives for a terminal registered with `--auth mac`.
     Enroll {
         #[arg(long, value_name = "NO")]
         no: String,
         #[arg(long, value_name = "TERMINAL.json")]
         out: PathBuf,
+        /// A terminal without SM2: receive its terminal master key.
+        #[arg(long)]
+        mac: bool,
     },
     /// Sign in: prints the session, the working keys' check values and the blacklist version.
     Signin {
+        #[arg(long, value_name = "TERMINAL.json")]
+        terminal: PathBuf,
+    },
+    /// Sign out: the session and its working keys end.
+    Signout {
         #[arg(long, value_name = "TERMINAL.json")]
         terminal: PathBuf,
     },
@@ -164,13 +178,17 @@ pub fn run(args: TerminalArgs) -> CliResult {
             location,
             kind,
             psam,
+            auth,
         } => registry::register(
             c,
-            &no,
-            &serial,
-            &institution,
-            &location,
-            &kind,
+            &registry::Registration {
+                no: &no,
+                serial: &serial,
+                institution: &institution,
+                location: &location,
+                kind: &kind,
+                auth: &auth,
+            },
             psam.as_deref(),
         ),
         TerminalCommand::List => registry::list(c),
@@ -188,8 +206,9 @@ pub fn run(args: TerminalArgs) -> CliResult {
             };
             registry::allow_software(c, &version, &sm3)
         }
-        TerminalCommand::Enroll { no, out } => registry::enroll(c, &no, &out),
+        TerminalCommand::Enroll { no, out, mac } => registry::enroll(c, &no, &out, mac),
         TerminalCommand::Signin { terminal } => signin::signin(&terminal),
+        TerminalCommand::Signout { terminal } => signin::signout(&terminal),
         TerminalCommand::SyncBlacklist { terminal } => signin::sync(&terminal),
         TerminalCommand::ApplyBlacklist { terminal, file } => signin::apply_file(&terminal, &file),
     }

@@ -10,20 +10,23 @@ use sscard_gm::sm2::Sm2PrivateKey;
 use sscard_gm::x509;
 use zeroize::Zeroizing;
 
-use super::file::{TerminalFile, FORMAT};
+use super::file::TerminalFile;
 use crate::client::{print, Client, Connection};
 use crate::error::{CliError, CliResult};
 
+/// What `terminal register` registers.
+pub struct Registration<'a> {
+    pub no: &'a str,
+    pub serial: &'a str,
+    pub institution: &'a str,
+    pub location: &'a str,
+    pub kind: &'a str,
+    /// `sm2` or `mac`.
+    pub auth: &'a str,
+}
+
 /// `terminal register`.
-pub fn register(
-    connection: &Connection,
-    no: &str,
-    serial: &str,
-    institution: &str,
-    location: &str,
-    kind: &str,
-    psam: Option<&Path>,
-) -> CliResult {
+pub fn register(connection: &Connection, t: &Registration, psam: Option<&Path>) -> CliResult {
     let psam_no = match psam {
         Some(path) => VirtualPsam::open(path)
             .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?
@@ -34,8 +37,8 @@ pub fn register(
     };
     let answer: Value = Client::new(connection)?.post(
         "/v1/terminals",
-        &json!({"terminal_no": no, "serial": serial, "institution": institution,
-                "location": location, "kind": kind, "psam": psam_no}),
+        &json!({"terminal_no": t.no, "serial": t.serial, "institution": t.institution,
+                "location": t.location, "kind": t.kind, "psam": psam_no, "auth": t.auth}),
     )?;
     print(&answer, false);
     Ok(())
@@ -47,9 +50,10 @@ pub fn list(connection: &Connection) -> CliResult {
     for t in answer.as_array().into_iter().flatten() {
         let get = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("-");
         println!(
-            "terminal: {} state={} institution={} serial={} psam={}",
+            "terminal: {} state={} auth={} institution={} serial={} psam={}",
             get("terminal_no"),
             get("state"),
+            get("auth"),
             get("institution"),
             get("serial"),
             if get("psam").is_empty() {
@@ -94,23 +98,31 @@ pub fn allow_software(connection: &Connection, version: &str, sm3: &str) -> CliR
     Ok(())
 }
 
-/// `terminal enroll --no NO --out TERMINAL.json`: a fresh SM2 key pair, a
-/// PKCS#10 request with it, and the certificate the platform issues.
-pub fn enroll(connection: &Connection, no: &str, out: &Path) -> CliResult {
+/// `terminal enroll --no NO --out TERMINAL.json [--mac]`: a fresh SM2 key
+/// pair, a PKCS#10 request with it, and the certificate the platform
+/// issues; or, with `--mac`, the terminal master key the platform derives.
+pub fn enroll(connection: &Connection, no: &str, out: &Path, mac: bool) -> CliResult {
     if out.exists() {
         return Err(CliError::input(format!(
             "{} exists; refusing to overwrite a terminal's key",
             out.display()
         )));
     }
-    let key = Sm2PrivateKey::generate().map_err(|e| CliError::input(e.to_string()))?;
-    let csr = x509::request(&key, &format!("terminal {no}"))
-        .and_then(|der| x509::to_pem("CERTIFICATE REQUEST", &der))
-        .map_err(|e| CliError::input(e.to_string()))?;
-    let answer: Value = Client::new(connection)?.post(
-        &format!("/v1/terminals/{no}/enroll"),
-        &json!({ "csr": csr }),
-    )?;
+    let client = Client::new(connection)?;
+    let (key, answer) = if mac {
+        let answer: Value = client.post(&format!("/v1/terminals/{no}/key"), &json!({}))?;
+        (None, answer)
+    } else {
+        let key = Sm2PrivateKey::generate().map_err(|e| CliError::input(e.to_string()))?;
+        let csr = x509::request(&key, &format!("terminal {no}"))
+            .and_then(|der| x509::to_pem("CERTIFICATE REQUEST", &der))
+            .map_err(|e| CliError::input(e.to_string()))?;
+        let answer: Value = client.post(
+            &format!("/v1/terminals/{no}/enroll"),
+            &json!({ "csr": csr }),
+        )?;
+        (Some(key), answer)
+    };
     let field = |f: &str| {
         answer
             .get(f)
@@ -118,23 +130,34 @@ pub fn enroll(connection: &Connection, no: &str, out: &Path) -> CliResult {
             .map(str::to_string)
             .ok_or_else(|| CliError::Unreachable(format!("the server's answer has no {f}")))
     };
-    let file = TerminalFile {
-        format: FORMAT.into(),
-        terminal_no: no.into(),
-        addr: connection.addr.clone(),
-        key: Zeroizing::new(
-            key.to_pkcs8_pem()
-                .map_err(|e| CliError::input(e.to_string()))?
-                .to_string(),
-        ),
-        certificate: field("certificate")?,
-        ca_certificate: field("ca_certificate")?,
-        session: None,
-        session_expires_ms: 0,
-    };
+    let mut file = TerminalFile::new(no, &connection.addr, &field("ca_certificate")?);
+    match key {
+        Some(key) => {
+            file.key = Zeroizing::new(
+                key.to_pkcs8_pem()
+                    .map_err(|e| CliError::input(e.to_string()))?
+                    .to_string(),
+            );
+            file.certificate = field("certificate")?;
+        }
+        None => {
+            file.auth = "mac".into();
+            file.tmk = Some(Zeroizing::new(field("key")?));
+            // The key must be the one whose check value the platform audited.
+            if file.tmk_kcv()? != field("kcv")? {
+                return Err(CliError::Refused(
+                    "the terminal master key does not match its check value".into(),
+                ));
+            }
+        }
+    }
     file.save(out)?;
     println!("terminal: {no}");
-    println!("certificate: {}", field("serial")?);
+    if mac {
+        println!("terminal_key: kcv={}", field("kcv")?);
+    } else {
+        println!("certificate: {}", field("serial")?);
+    }
     println!("file: {}", out.display());
     Ok(())
 }

@@ -1,14 +1,16 @@
 //! The terminal's side of sign-in and the blacklist: `terminal signin`,
-//! `terminal sync-blacklist`, `terminal apply-blacklist`.
+//! `terminal signout`, `terminal sync-blacklist`, `terminal apply-blacklist`.
 
 use std::path::Path;
 
 use serde_json::{json, Value};
+use sscard_gm::mac::{self, MacAlgorithm};
 use sscard_gm::sm2::{self, SignatureFormat};
+use sscard_gm::{diversify, BlockAlgorithm, BlockKey};
 use sscard_terminal::BlacklistCache;
 use zeroize::Zeroizing;
 
-use super::file::TerminalFile;
+use super::file::{sm4_kcv, TerminalFile};
 use super::flows::terminal_error;
 use crate::client::{Client, Connection};
 use crate::error::{CliError, CliResult};
@@ -21,10 +23,51 @@ pub fn software_hash() -> CliResult<String> {
     Ok(hex::encode(sscard_gm::sm3::digest(&bytes)))
 }
 
+/// The proof of sign-in: an SM2 signature (DER) by the terminal's key, or
+/// the full SM4 CBC-MAC under its terminal master key.
+fn signin_proof(file: &TerminalFile, message: &[u8]) -> CliResult<Vec<u8>> {
+    if file.auth == "mac" {
+        return mac::mac(&file.tmk()?, MacAlgorithm::CbcMac, None, message, None)
+            .map_err(|e| CliError::input(e.to_string()));
+    }
+    Ok(
+        sm2::sign(&file.private_key()?, sm2::DEFAULT_USER_ID, message)
+            .map_err(|e| CliError::input(e.to_string()))?
+            .encode(SignatureFormat::Der),
+    )
+}
+
+/// Opens a delivered working key: an SM2 envelope to the terminal's key, or
+/// a block under its terminal master key; it must match its check value.
+fn open_working_key(
+    file: &TerminalFile,
+    delivered: &Value,
+) -> CliResult<(String, Zeroizing<String>)> {
+    let text = |f: &str| delivered.get(f).and_then(Value::as_str).unwrap_or_default();
+    let name = text("name").to_string();
+    let refused = || {
+        CliError::Refused(format!(
+            "the {name} working key does not open to its check value"
+        ))
+    };
+    let clear = if file.auth == "mac" {
+        let wrapped = hex::decode(text("wrapped")).map_err(|_| refused())?;
+        Zeroizing::new(diversify::decrypt_block(&file.tmk()?, &wrapped).map_err(|_| refused())?)
+    } else {
+        let der = hex::decode(text("envelope")).map_err(|_| refused())?;
+        sm2::decrypt(&file.private_key()?, &der, sm2::CiphertextFormat::Der)
+            .map_err(|_| refused())?
+    };
+    let key = BlockKey::new(BlockAlgorithm::Sm4, &clear).map_err(|_| refused())?;
+    if sm4_kcv(&key)? != text("kcv") {
+        return Err(refused());
+    }
+    Ok((name, Zeroizing::new(hex::encode_upper(clear.as_slice()))))
+}
+
 /// `terminal signin --terminal T`.
 pub fn signin(path: &Path) -> CliResult {
     let mut file = TerminalFile::load(path)?;
-    let key = file.private_key()?;
     let client = Client::new(&Connection {
         addr: file.addr.clone(),
         token: None,
@@ -37,18 +80,31 @@ pub fn signin(path: &Path) -> CliResult {
         .and_then(Value::as_str)
         .ok_or_else(|| CliError::Unreachable("the server sent no challenge".into()))?;
     let hash = software_hash()?;
-    let message = sscard_core::platform::signin_message(&no, nonce, &hash);
-    let signature = sm2::sign(&key, sm2::DEFAULT_USER_ID, &message)
-        .map_err(|e| CliError::input(e.to_string()))?
-        .encode(SignatureFormat::Der);
+    let proof = signin_proof(
+        &file,
+        &sscard_core::platform::signin_message(&no, nonce, &hash),
+    )?;
     let answer: Value = client.post(
         &format!("/v1/terminals/{no}/signin"),
-        &json!({"nonce": nonce, "signature": hex::encode(signature), "software_hash": hash}),
+        &json!({"nonce": nonce, "signature": hex::encode(proof), "software_hash": hash}),
     )?;
     let session = answer
         .get("session")
         .and_then(Value::as_str)
         .ok_or_else(|| CliError::Unreachable("the server sent no session".into()))?;
+    let mut printed = Vec::new();
+    file.working_keys.clear();
+    for delivered in answer
+        .get("working_keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (name, key) = open_working_key(&file, delivered)?;
+        let kcv = delivered.get("kcv").and_then(Value::as_str).unwrap_or("-");
+        printed.push(format!("working_key: {name} kcv={kcv}"));
+        file.working_keys.insert(name, key);
+    }
     file.session = Some(Zeroizing::new(session.to_string()));
     file.session_expires_ms = answer
         .get("expires_ms")
@@ -60,30 +116,8 @@ pub fn signin(path: &Path) -> CliResult {
         "session_expires: {}",
         sscard_core::clock::format_time(file.session_expires_ms)
     );
-    for k in answer
-        .get("working_keys")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        // The key itself arrives as an SM2 envelope to this terminal: open it
-        // to check it, print only its check value.
-        let name = k.get("name").and_then(Value::as_str).unwrap_or("-");
-        let kcv = k.get("kcv").and_then(Value::as_str).unwrap_or("-");
-        let opened = k
-            .get("envelope")
-            .and_then(Value::as_str)
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|der| sm2::decrypt(&key, &der, sm2::CiphertextFormat::Der).ok())
-            .and_then(|bytes| sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, &bytes).ok())
-            .and_then(|block| sscard_gm::kcv::kcv(&block, 4).ok())
-            .map(hex::encode);
-        if opened.as_deref() != Some(kcv) {
-            return Err(CliError::Refused(format!(
-                "the {name} working key does not open to its check value"
-            )));
-        }
-        println!("working_key: {name} kcv={kcv}");
+    for line in printed {
+        println!("{line}");
     }
     println!(
         "blacklist_version: {}",
@@ -92,6 +126,20 @@ pub fn signin(path: &Path) -> CliResult {
             .and_then(Value::as_i64)
             .unwrap_or(0)
     );
+    Ok(())
+}
+
+/// `terminal signout --terminal T`: ends the session on the platform and
+/// forgets it and its working keys here.
+pub fn signout(path: &Path) -> CliResult {
+    let mut file = TerminalFile::load(path)?;
+    let _: Value = file.client()?.post("/v1/terminal/signout", &json!({}))?;
+    file.session = None;
+    file.session_expires_ms = 0;
+    file.working_keys.clear();
+    file.save(path)?;
+    println!("terminal: {}", file.terminal_no);
+    println!("signed_out: yes");
     Ok(())
 }
 

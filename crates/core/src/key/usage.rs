@@ -33,11 +33,14 @@ pub enum KeyUsage {
     PlatformSigning,
     /// Issues electronic social security card credentials.
     EsscIssuing,
+    /// Master of the terminal master keys (TMK) of terminals without SM2
+    /// and of the working keys delivered at sign-in.
+    TerminalMaster,
 }
 
 impl KeyUsage {
     /// Every usage.
-    pub const ALL: [KeyUsage; 12] = [
+    pub const ALL: [KeyUsage; 13] = [
         Self::CardIauthMaster,
         Self::CardEauthMaster,
         Self::PinUnblockMaster,
@@ -50,6 +53,7 @@ impl KeyUsage {
         Self::AuditSigning,
         Self::PlatformSigning,
         Self::EsscIssuing,
+        Self::TerminalMaster,
     ];
 
     /// The name used in commands and records.
@@ -67,6 +71,7 @@ impl KeyUsage {
             Self::AuditSigning => "audit-signing",
             Self::PlatformSigning => "platform-signing",
             Self::EsscIssuing => "essc-issuing",
+            Self::TerminalMaster => "terminal-master",
         }
     }
 
@@ -93,6 +98,7 @@ impl KeyUsage {
             Self::Encrypt => algorithm == Sm4,
             Self::AuditSigning | Self::PlatformSigning => algorithm == Sm2,
             Self::EsscIssuing => matches!(algorithm, Sm2 | HmacSm3),
+            Self::TerminalMaster => algorithm == Sm4,
         }
     }
 }

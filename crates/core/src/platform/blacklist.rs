@@ -3,6 +3,8 @@
 //! delta from any earlier version, in the compact signed format of
 //! `sscard_card::blacklist`, signed with the platform's SM2 key.
 
+use std::sync::Arc;
+
 use sscard_card::blacklist::{Blacklist, Kind, Reason};
 
 use super::{ops, Platform, Session};
@@ -163,20 +165,7 @@ impl Platform {
             )));
         }
         let list = match delta_from {
-            None => Blacklist {
-                kind: Kind::Full,
-                version: u64::try_from(version).unwrap_or(0),
-                base: 0,
-                created_ms: u64::try_from(now_ms()).unwrap_or(0),
-                adds: self
-                    .store
-                    .blacklist_at(version)
-                    .await?
-                    .iter()
-                    .map(|e| Ok((as_u128(&e.card_id)?, reason(e)?)))
-                    .collect::<Result<_>>()?,
-                removes: Vec::new(),
-            },
+            None => return self.full_blacklist(session, version).await,
             Some(from) => {
                 if from < 0 || from >= version {
                     return Err(Error::Invalid(format!(
@@ -200,6 +189,36 @@ impl Platform {
                 }
             }
         };
+        self.sign_blacklist(session, &list).await
+    }
+
+    /// The signed full list at `version`; the newest is kept once built
+    /// (one build at a time, so that a crowd of terminals far behind does
+    /// not list 10^8 cards each).
+    async fn full_blacklist(&self, session: &Session, version: i64) -> Result<Vec<u8>> {
+        let mut cached = self.full_blacklist.lock().await;
+        if let Some((v, bytes)) = cached.as_ref() {
+            if *v == version {
+                return Ok(bytes.as_ref().clone());
+            }
+        }
+        let list = Blacklist {
+            kind: Kind::Full,
+            version: u64::try_from(version).unwrap_or(0),
+            base: 0,
+            created_ms: u64::try_from(now_ms()).unwrap_or(0),
+            adds: self.store.blacklist_ids_at(version).await?,
+            removes: Vec::new(),
+        };
+        let bytes = self.sign_blacklist(session, &list).await?;
+        drop(list);
+        if version == self.blacklist_version().await? {
+            *cached = Some((version, Arc::new(bytes.clone())));
+        }
+        Ok(bytes)
+    }
+
+    async fn sign_blacklist(&self, session: &Session, list: &Blacklist) -> Result<Vec<u8>> {
         let (blob, _) = self.platform_key(session).await?;
         list.encode_signed(|content| {
             self.provider

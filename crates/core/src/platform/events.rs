@@ -8,7 +8,7 @@ use sscard_gm::random;
 use super::{ops, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::store::Write;
-use crate::terminal_records::{AlertRecord, EventRecord, TerminalRecord};
+use crate::terminal_records::{AlertRecord, EventRecord};
 use crate::{now_ms, Error, Result};
 
 const RULES_META: &str = "event_rules";
@@ -228,19 +228,26 @@ impl Platform {
         Ok(raised)
     }
 
-    /// An event reported by a signed-in terminal.
+    /// An event reported by a signed-in terminal, with the MAC of
+    /// [`super::event_message`] under its session's MAC working key: a
+    /// report is believed only from the terminal that holds the session's
+    /// keys, not from whoever learnt its token.
     pub async fn report_event(
         &self,
-        terminal: &TerminalRecord,
+        caller: &super::SignedInTerminal,
         kind: &str,
         card_id: &str,
         detail: &str,
+        mac: &[u8],
     ) -> Result<Vec<AlertRecord>> {
         if !card_id.is_empty() && (card_id.len() != 32 || hex::decode(card_id).is_err()) {
             return Err(Error::Invalid(
                 "card_id: the 卡识别码 as 32 hex digits".into(),
             ));
         }
+        let terminal = &caller.terminal;
+        let message = super::event_message(&terminal.terminal_no, kind, card_id, detail);
+        self.check_terminal_mac(caller, &message, mac).await?;
         self.record_event(
             &format!("terminal-{}", terminal.terminal_no),
             NewEvent {

@@ -17,6 +17,7 @@ mod operators;
 mod policy;
 mod rewrap;
 mod schedule;
+mod signin;
 mod terminals;
 mod transit;
 mod unseal;
@@ -46,9 +47,11 @@ pub use init::{InitOptions, InitOutput, NewOperator};
 pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;
 pub use rewrap::RewrapProgress;
-pub use terminals::{
-    signin_message, terminal_session, Enrollment, NewTerminal, SigninOutcome, WorkingKey,
+pub use signin::{
+    event_message, signin_message, SignedInTerminal, SigninOutcome, TerminalKeying, WorkingKey,
+    MAC_LEN, MAX_LIVE_CHALLENGES, TERMINAL_MASTER, WORKING_KEYS,
 };
+pub use terminals::{terminal_session, Enrollment, NewTerminal};
 pub use transit::DataKey;
 pub use unseal::{Health, UnsealProgress};
 
@@ -199,6 +202,9 @@ pub struct Platform {
     provider: Arc<dyn CryptoProvider>,
     state: RwLock<State>,
     checkpoint_every: i64,
+    /// The signed full blacklist of the newest version, built once per
+    /// node: at 10^8 cards it takes the store minutes to list them.
+    full_blacklist: tokio::sync::Mutex<Option<(i64, Arc<Vec<u8>>)>>,
 }
 
 impl Platform {
@@ -212,6 +218,7 @@ impl Platform {
             provider: Arc::new(SoftwareProvider),
             state: RwLock::new(State::Sealed(Vec::new())),
             checkpoint_every: Self::CHECKPOINT_EVERY,
+            full_blacklist: tokio::sync::Mutex::new(None),
         }
     }
 

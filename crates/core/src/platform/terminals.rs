@@ -1,15 +1,12 @@
 //! The terminal registry and the platform as a small CA: registration,
 //! enrollment (a PKCS#10 request from the terminal's own SM2 key, answered
 //! with an X.509 certificate signed SM2-with-SM3), suspension and
-//! revocation, and sign-in (签到): a single-use challenge signed by the
-//! terminal's key, the running software's SM3 hash checked against the
-//! allowed versions, and working keys enveloped to the terminal.
+//! revocation, the published CRL and the allowed software versions.
+//! Sign-in is in `signin`.
 
 use serde::Serialize;
-use sscard_gm::sm2::{self, Signature, SignatureFormat, Sm2PublicKey};
-use sscard_gm::{kcv, random, x509, BlockAlgorithm, BlockKey};
+use sscard_gm::{random, x509};
 
-use super::auth::token_hash;
 use super::{ops, NewKey, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::{KeyAlgorithm, KeyLevel, KeyName, KeyUsage, UseKind};
@@ -25,10 +22,6 @@ pub const PLATFORM_KEY: &str = "platform-signing";
 pub const CA_NAME: &str = "sscard platform CA";
 /// How long a terminal certificate is valid.
 pub const CERT_DAYS: u64 = 365;
-/// How long a sign-in challenge and a terminal session live.
-pub const CHALLENGE_TTL_MS: i64 = 2 * 60 * 1000;
-/// How long a terminal session lives.
-pub const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
 const CA_CERT_META: &str = "platform_ca_cert";
 const SOFTWARE_META: &str = "terminal_software";
 
@@ -47,6 +40,9 @@ pub struct NewTerminal {
     pub kind: String,
     /// Terminal number of a bound PSAM.
     pub psam: String,
+    /// How it signs in: `sm2` (it enrolls for a certificate) or `mac` (it
+    /// is keyed with a terminal master key, for terminals without SM2).
+    pub auth: String,
 }
 
 /// An enrollment's answer: the certificate and the CA's.
@@ -60,45 +56,12 @@ pub struct Enrollment {
     pub serial: String,
 }
 
-/// A working key delivered at sign-in.
-#[derive(Debug, Clone, Serialize)]
-pub struct WorkingKey {
-    /// `pin`, `mac` or `data`.
-    pub name: String,
-    /// The key as an SM2 envelope to the terminal's key (GM/T 0009 DER, hex).
-    pub envelope: String,
-    /// Its check value.
-    pub kcv: String,
-}
-
-/// A successful sign-in.
-#[derive(Debug, Clone, Serialize)]
-pub struct SigninOutcome {
-    /// The session token (terminal's bearer token).
-    pub session: String,
-    /// Session end, ms.
-    pub expires_ms: i64,
-    /// Fresh working keys.
-    pub working_keys: Vec<WorkingKey>,
-    /// The blacklist version the terminal should hold.
-    pub blacklist_version: i64,
-}
-
-fn check_terminal_no(no: &str) -> Result<()> {
+pub(super) fn check_terminal_no(no: &str) -> Result<()> {
     if no.len() == 12 && no.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
         Err(Error::Invalid(format!("terminal number {no:?}: 12 digits")))
     }
-}
-
-/// What a terminal signs at sign-in.
-pub fn signin_message(terminal_no: &str, nonce: &str, software_hash: &str) -> Vec<u8> {
-    format!(
-        "sscard-signin/1|{terminal_no}|{nonce}|{}",
-        software_hash.to_ascii_lowercase()
-    )
-    .into_bytes()
 }
 
 /// The session of a terminal acting with its token.
@@ -111,7 +74,7 @@ pub fn terminal_session(terminal_no: &str) -> Result<Session> {
 }
 
 impl Platform {
-    async fn terminal(&self, no: &str) -> Result<TerminalRecord> {
+    pub(super) async fn terminal(&self, no: &str) -> Result<TerminalRecord> {
         self.store
             .get_terminal(no)
             .await?
@@ -131,6 +94,12 @@ impl Platform {
                 "a terminal needs a serial and an institution".into(),
             ));
         }
+        if !matches!(new.auth.as_str(), "sm2" | "mac") {
+            return Err(Error::Invalid(format!(
+                "a terminal signs in by sm2 or mac, not {:?}",
+                new.auth
+            )));
+        }
         if self.store.get_terminal(&new.terminal_no).await?.is_some() {
             return Err(Error::Conflict(format!("terminal {}", new.terminal_no)));
         }
@@ -147,6 +116,9 @@ impl Platform {
             cert_expires_ms: 0,
             state_ms: now_ms(),
             created_ms: now_ms(),
+            auth: new.auth.clone(),
+            key_version: 0,
+            master_version: 0,
         };
         let entry = AuditEntry::ok(
             session.operator.as_str(),
@@ -154,6 +126,7 @@ impl Platform {
             &record.terminal_no,
         )
         .with("institution", record.institution.clone())
+        .with("auth", record.auth.clone())
         .with("psam", record.psam.clone());
         self.commit(vec![Write::PutTerminal(record.clone())], entry)
             .await?;
@@ -205,35 +178,55 @@ impl Platform {
             .await
     }
 
+    /// A key the platform holds for itself (not exported, no schedule),
+    /// created on first use.
+    pub(super) async fn own_key(
+        &self,
+        session: &Session,
+        name: &str,
+        algorithm: KeyAlgorithm,
+        usage: KeyUsage,
+    ) -> Result<KeyName> {
+        let key_name = KeyName::parse(name)?;
+        if self.store.get_key(&key_name).await?.is_some() {
+            return Ok(key_name);
+        }
+        let new = NewKey {
+            name: name.into(),
+            algorithm,
+            usage,
+            level: KeyLevel::Province,
+            region: Some("000000".into()),
+            exportable: false,
+            rotate_every_ms: 0,
+            activate_ms: 0,
+            expire_ms: 0,
+        };
+        let blob = self.provider.generate(algorithm)?;
+        let (writes, kcv) = self.new_key_writes(&key_name, &new, &blob)?;
+        let entry = AuditEntry::ok(session.operator.as_str(), "key.create", name)
+            .with("usage", usage.as_str())
+            .with("version", "1")
+            .with("kcv", kcv);
+        // Two nodes may race here; the loser's insert conflicts and it
+        // uses the winner's key.
+        match self.commit(writes, entry).await {
+            Ok(_) | Err(Error::Conflict(_)) => Ok(key_name),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The platform's SM2 signing key (created on first use) and its
     /// self-signed CA certificate (made once, kept).
     pub(super) async fn platform_key(&self, session: &Session) -> Result<(KeyBlob, String)> {
-        let name = KeyName::parse(PLATFORM_KEY)?;
-        if self.store.get_key(&name).await?.is_none() {
-            let new = NewKey {
-                name: PLATFORM_KEY.into(),
-                algorithm: KeyAlgorithm::Sm2,
-                usage: KeyUsage::PlatformSigning,
-                level: KeyLevel::Province,
-                region: Some("000000".into()),
-                exportable: false,
-                rotate_every_ms: 0,
-                activate_ms: 0,
-                expire_ms: 0,
-            };
-            let blob = self.provider.generate(KeyAlgorithm::Sm2)?;
-            let (writes, kcv) = self.new_key_writes(&name, &new, &blob)?;
-            let entry = AuditEntry::ok(session.operator.as_str(), "key.create", PLATFORM_KEY)
-                .with("usage", KeyUsage::PlatformSigning.as_str())
-                .with("version", "1")
-                .with("kcv", kcv);
-            // Two nodes may race here; the loser's insert conflicts and it
-            // reads the winner's key.
-            match self.commit(writes, entry).await {
-                Ok(_) | Err(Error::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let name = self
+            .own_key(
+                session,
+                PLATFORM_KEY,
+                KeyAlgorithm::Sm2,
+                KeyUsage::PlatformSigning,
+            )
+            .await?;
         let (_, _, blob) = self
             .use_version(session, &name, None, UseKind::Protect, "platform-sign")
             .await?;
@@ -293,6 +286,11 @@ impl Platform {
         let mut t = self.terminal(no).await?;
         if t.state == "revoked" {
             return Err(Error::Refused(format!("terminal {no} is revoked")));
+        }
+        if t.auth != "sm2" {
+            return Err(Error::Refused(format!(
+                "terminal {no} signs in by MAC: it is keyed (terminal key), not enrolled"
+            )));
         }
         let (subject, key) = x509::parse_request(request_der)
             .map_err(|e| Error::Invalid(format!("the certificate request: {e}")))?;
@@ -383,201 +381,14 @@ impl Platform {
         Ok(())
     }
 
-    async fn allowed_software(&self) -> Result<std::collections::BTreeMap<String, String>> {
+    pub(super) async fn allowed_software(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
         match self.store.get_meta(SOFTWARE_META).await? {
             Some(v) => {
                 serde_json::from_slice(&v).map_err(|_| Error::Integrity("software list".into()))
             }
             None => Ok(Default::default()),
         }
-    }
-
-    /// A single-use sign-in challenge for a terminal (no operator needed).
-    pub async fn signin_challenge(&self, no: &str) -> Result<String> {
-        self.unsealed()?;
-        check_terminal_no(no)?;
-        let nonce = hex::encode(random::bytes(16)?.as_slice());
-        let write = Write::PutNonce {
-            nonce: nonce.clone(),
-            terminal_no: no.into(),
-            expires_ms: now_ms() + CHALLENGE_TTL_MS,
-        };
-        self.commit(
-            vec![write],
-            AuditEntry::ok(&format!("terminal-{no}"), "terminal.challenge", no),
-        )
-        .await?;
-        Ok(nonce)
-    }
-
-    /// A sign-in refused: audited, and a `signin-failed` (or
-    /// `software-integrity`) event, which its rules may act on.
-    async fn refuse_signin(
-        &self,
-        t: Option<&TerminalRecord>,
-        no: &str,
-        kind: &str,
-        reason: &str,
-    ) -> Error {
-        let institution = t.map(|t| t.institution.clone()).unwrap_or_default();
-        let _ = self
-            .record_event(
-                &format!("terminal-{no}"),
-                super::NewEvent {
-                    kind: kind.into(),
-                    terminal_no: no.into(),
-                    card_id: String::new(),
-                    institution,
-                    detail: reason.into(),
-                },
-            )
-            .await;
-        let entry = AuditEntry::refused(&format!("terminal-{no}"), "terminal.signin", no, reason);
-        self.refuse(entry, Error::Refused(format!("sign-in refused: {reason}")))
-            .await
-    }
-
-    /// Sign-in: checks the terminal (enrolled, active, certificate valid),
-    /// the challenge (this terminal's, unexpired, unspent), the signature by
-    /// the terminal's key, and the software hash; then opens a session and
-    /// delivers fresh working keys enveloped to the terminal's key.
-    pub async fn signin(
-        &self,
-        no: &str,
-        nonce: &str,
-        signature: &[u8],
-        software_hash: &str,
-    ) -> Result<SigninOutcome> {
-        self.unsealed()?;
-        let t = match self.store.get_terminal(no).await? {
-            Some(t) => t,
-            None => {
-                return Err(self
-                    .refuse_signin(None, no, "signin-failed", "unregistered terminal")
-                    .await)
-            }
-        };
-        let reason = match t.state.as_str() {
-            "active" if t.cert_expires_ms > now_ms() => None,
-            "active" => Some("certificate expired"),
-            "registered" => Some("not enrolled"),
-            "suspended" => Some("terminal suspended"),
-            _ => Some("terminal revoked"),
-        };
-        if let Some(reason) = reason {
-            return Err(self
-                .refuse_signin(Some(&t), no, "signin-failed", reason)
-                .await);
-        }
-        match self.store.get_nonce(nonce).await? {
-            Some((owner, expires)) if owner == no && expires > now_ms() => {}
-            _ => {
-                return Err(self
-                    .refuse_signin(
-                        Some(&t),
-                        no,
-                        "signin-failed",
-                        "unknown, spent or expired challenge",
-                    )
-                    .await)
-            }
-        }
-        let key = hex::decode(&t.public_key)
-            .ok()
-            .and_then(|der| Sm2PublicKey::from_pem_or_der(&der).ok())
-            .ok_or_else(|| Error::Integrity(format!("terminal {no} key")))?;
-        let verified = Signature::parse(signature, SignatureFormat::Der).and_then(|s| {
-            sm2::verify(
-                &key,
-                sm2::DEFAULT_USER_ID,
-                &signin_message(no, nonce, software_hash),
-                &s,
-            )
-        });
-        if verified.is_err() {
-            return Err(self
-                .refuse_signin(Some(&t), no, "signin-failed", "signature does not verify")
-                .await);
-        }
-        let allowed = self.allowed_software().await?;
-        if !allowed.is_empty()
-            && !allowed
-                .values()
-                .any(|h| h == &software_hash.to_ascii_lowercase())
-        {
-            return Err(self
-                .refuse_signin(
-                    Some(&t),
-                    no,
-                    "software-integrity",
-                    "software hash not allowed",
-                )
-                .await);
-        }
-        let session = hex::encode(random::bytes(32)?.as_slice());
-        let expires_ms = now_ms() + SESSION_TTL_MS;
-        let mut working_keys = Vec::new();
-        for name in ["pin", "mac", "data"] {
-            let bytes = random::bytes(16)?;
-            let block = BlockKey::new(BlockAlgorithm::Sm4, &bytes)?;
-            working_keys.push(WorkingKey {
-                name: name.into(),
-                envelope: hex::encode(sm2::encrypt(&key, &bytes, sm2::CiphertextFormat::Der)?),
-                kcv: hex::encode(kcv::kcv(&block, 4)?),
-            });
-        }
-        let blacklist_version = self.blacklist_version().await?;
-        let writes = vec![
-            Write::SpendNonce(nonce.into()),
-            Write::PutTerminalSession {
-                hash: token_hash(&session),
-                terminal_no: no.into(),
-                expires_ms,
-            },
-        ];
-        let mut entry = AuditEntry::ok(&format!("terminal-{no}"), "terminal.signin", no)
-            .with("blacklist_version", blacklist_version.to_string());
-        for k in &working_keys {
-            entry = entry.with(&format!("{}_kcv", k.name), k.kcv.clone());
-        }
-        match self.commit(writes, entry).await {
-            Ok(_) => {}
-            Err(Error::NotFound(_)) => {
-                return Err(self
-                    .refuse_signin(
-                        Some(&t),
-                        no,
-                        "signin-failed",
-                        "challenge already spent (replay)",
-                    )
-                    .await)
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(SigninOutcome {
-            session,
-            expires_ms,
-            working_keys,
-            blacklist_version,
-        })
-    }
-
-    /// The terminal of a session token, refusing unknown, expired and
-    /// sessions of terminals no longer active.
-    pub async fn terminal_of_session(&self, token: &str) -> Result<TerminalRecord> {
-        self.unsealed()?;
-        let (no, expires) = self
-            .store
-            .get_terminal_session(&token_hash(token))
-            .await?
-            .ok_or(Error::Unauthenticated("unknown terminal session"))?;
-        if expires <= now_ms() {
-            return Err(Error::Unauthenticated("terminal session expired"));
-        }
-        let t = self.terminal(&no).await?;
-        if t.state != "active" {
-            return Err(Error::Refused(format!("terminal {no} is {}", t.state)));
-        }
-        Ok(t)
     }
 }

@@ -11,7 +11,7 @@ use sscard_core::platform::Platform;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
-use crate::routes::terminals::{binary, ExportQuery};
+use crate::routes::terminal::{binary, ExportQuery};
 
 /// `POST /v1/blacklist`
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -12,6 +12,7 @@ pub mod events;
 pub mod keys;
 pub mod operators;
 pub mod sys;
+pub mod terminal;
 pub mod terminals;
 pub mod transit;
 

@@ -1,21 +1,20 @@
-//! `/v1/terminals/…` (system administrator: registry, enrollment, allowed
-//! software; terminals themselves: challenge and sign-in) and
-//! `/v1/terminal/…` (a signed-in terminal: blacklist, events).
+//! `/v1/terminals/…` for the system administrator: the registry,
+//! enrollment and keying, allowed software, the CRL. What terminals call
+//! themselves is in `terminal`.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sscard_core::platform::{Enrollment, NewTerminal, Platform, SigninOutcome};
+use sscard_core::platform::{Enrollment, NewTerminal, Platform};
 use sscard_core::terminal_records::{AlertRecord, TerminalRecord};
 use sscard_core::Error;
 
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, TerminalCaller};
-use crate::routes::hex_field;
+use crate::extract::{Body, Caller};
 
 /// A terminal as listed.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,6 +35,10 @@ pub struct TerminalBody {
     pub psam: String,
     /// Certificate serial, hex.
     pub cert_serial: String,
+    /// `sm2` or `mac`.
+    pub auth: String,
+    /// Keyings of a MAC terminal.
+    pub key_version: i64,
 }
 
 impl From<TerminalRecord> for TerminalBody {
@@ -49,6 +52,8 @@ impl From<TerminalRecord> for TerminalBody {
             state: t.state,
             psam: t.psam,
             cert_serial: t.cert_serial,
+            auth: t.auth,
+            key_version: t.key_version,
         }
     }
 }
@@ -70,6 +75,9 @@ pub struct RegisterRequest {
     /// Terminal number of a bound PSAM.
     #[serde(default)]
     pub psam: String,
+    /// How it signs in: `sm2` (default; it enrolls for a certificate) or
+    /// `mac` (it is keyed with a terminal master key).
+    pub auth: Option<String>,
 }
 
 /// Registers a terminal.
@@ -87,6 +95,7 @@ pub async fn register(
         location: req.location,
         kind: req.kind.unwrap_or_else(|| "counter".into()),
         psam: req.psam,
+        auth: req.auth.unwrap_or_else(|| "sm2".into()),
     };
     let t = platform.register_terminal(&session, &new).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
@@ -153,6 +162,36 @@ pub async fn enroll(
     Ok(Json(platform.enroll_terminal(&session, &no, &der).await?))
 }
 
+/// A MAC terminal's new terminal master key.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyingBody {
+    /// The terminal master key, hex: shown once, to load into the terminal.
+    pub key: String,
+    /// Its check value.
+    pub kcv: String,
+    /// How many times the terminal has been keyed.
+    pub key_version: i64,
+    /// The platform CA's certificate, PEM (it verifies blacklists).
+    pub ca_certificate: String,
+}
+
+/// Keys a MAC terminal: its next terminal master key, given once.
+#[utoipa::path(post, path = "/v1/terminals/{no}/key", security(("bearer" = [])),
+    params(("no" = String, Path, description = "terminal number")), responses((status = 200, body = KeyingBody)))]
+pub async fn key(
+    State(platform): State<Arc<Platform>>,
+    Caller(session): Caller,
+    Path(no): Path<String>,
+) -> Result<Json<KeyingBody>, ApiError> {
+    let keying = platform.key_terminal(&session, &no).await?;
+    Ok(Json(KeyingBody {
+        key: keying.key.to_string(),
+        kcv: keying.kcv.clone(),
+        key_version: keying.key_version,
+        ca_certificate: keying.ca_certificate.clone(),
+    }))
+}
+
 /// `POST /v1/terminals/software`
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SoftwareRequest {
@@ -181,96 +220,6 @@ pub async fn software(
 pub async fn crl(State(platform): State<Arc<Platform>>) -> Result<Response, ApiError> {
     let der = platform.terminal_crl().await?;
     Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
-}
-
-/// A sign-in challenge.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ChallengeBody {
-    /// Single-use, two minutes, hex.
-    pub nonce: String,
-}
-
-/// A single-use sign-in challenge (no token: the terminal asks).
-#[utoipa::path(post, path = "/v1/terminals/{no}/challenge",
-    params(("no" = String, Path, description = "terminal number")), responses((status = 200, body = ChallengeBody)))]
-pub async fn challenge(
-    State(platform): State<Arc<Platform>>,
-    Path(no): Path<String>,
-) -> Result<Json<ChallengeBody>, ApiError> {
-    Ok(Json(ChallengeBody {
-        nonce: platform.signin_challenge(&no).await?,
-    }))
-}
-
-/// `POST /v1/terminals/{no}/signin`
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct SigninRequest {
-    /// The challenge.
-    pub nonce: String,
-    /// SM2 signature (DER, hex) of `sscard-signin/1|<no>|<nonce>|<software_hash>`.
-    pub signature: String,
-    /// SM3 of the running software, hex.
-    pub software_hash: String,
-}
-
-/// Sign-in: the session, working keys and blacklist version.
-#[utoipa::path(post, path = "/v1/terminals/{no}/signin", request_body = SigninRequest,
-    params(("no" = String, Path, description = "terminal number")),
-    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn signin(
-    State(platform): State<Arc<Platform>>,
-    Path(no): Path<String>,
-    Body(req): Body<SigninRequest>,
-) -> Result<Json<SigninOutcome>, ApiError> {
-    let signature = hex_field("signature", &req.signature)?;
-    Ok(Json(
-        platform
-            .signin(&no, &req.nonce, &signature, &req.software_hash)
-            .await?,
-    ))
-}
-
-/// `?version=V&delta_from=V0`
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct ExportQuery {
-    /// The version (default: the newest).
-    pub version: Option<i64>,
-    /// Make a delta from this version.
-    pub delta_from: Option<i64>,
-}
-
-/// The signed blacklist file as `application/octet-stream`.
-pub fn binary(bytes: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-}
-
-/// The blacklist for a signed-in terminal: a delta from its version, or the full list.
-#[utoipa::path(get, path = "/v1/terminal/blacklist", params(ExportQuery), security(("bearer" = [])),
-    responses((status = 200, content_type = "application/octet-stream")))]
-pub async fn blacklist(
-    State(platform): State<Arc<Platform>>,
-    TerminalCaller(terminal): TerminalCaller,
-    Query(q): Query<ExportQuery>,
-) -> Result<Response, ApiError> {
-    Ok(binary(
-        platform
-            .terminal_blacklist(&terminal, q.version, q.delta_from)
-            .await?,
-    ))
-}
-
-/// `POST /v1/terminal/events`
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct EventRequest {
-    /// Event kind (`card-auth-failed`, `blacklisted-card`, `pin-blocked`,
-    /// `psam-missing`, `tamper`, `software-integrity`, `signin-failed`).
-    pub kind: String,
-    /// The card (卡识别码, hex), if any.
-    #[serde(default)]
-    pub card_id: String,
-    /// A short description.
-    #[serde(default)]
-    pub detail: String,
 }
 
 /// An alert as listed.
@@ -304,18 +253,4 @@ impl From<AlertRecord> for AlertBody {
             state: a.state,
         }
     }
-}
-
-/// A signed-in terminal reports a security event; the answer lists the alerts it raised.
-#[utoipa::path(post, path = "/v1/terminal/events", request_body = EventRequest, security(("bearer" = [])),
-    responses((status = 200, body = Vec<AlertBody>)))]
-pub async fn report(
-    State(platform): State<Arc<Platform>>,
-    TerminalCaller(terminal): TerminalCaller,
-    Body(req): Body<EventRequest>,
-) -> Result<Json<Vec<AlertBody>>, ApiError> {
-    let raised = platform
-        .report_event(&terminal, &req.kind, &req.card_id, &req.detail)
-        .await?;
-    Ok(Json(raised.into_iter().map(Into::into).collect()))
 }
