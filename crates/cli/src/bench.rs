@@ -4,6 +4,7 @@
 //! and `sscard bench blacklist` (in `bench/blacklist.rs`).
 
 mod blacklist;
+mod blacklist_platform;
 
 use std::hint::black_box;
 use std::process::Command;

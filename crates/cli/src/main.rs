@@ -106,8 +106,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs an async command on a multi-threaded runtime.
-fn block_on(future: impl std::future::Future<Output = error::CliResult>) -> error::CliResult {
+/// Runs a future to its value on a multi-threaded runtime.
+pub(crate) fn block_on<T>(
+    future: impl std::future::Future<Output = error::CliResult<T>>,
+) -> error::CliResult<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

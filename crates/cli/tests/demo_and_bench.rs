@@ -112,3 +112,51 @@ fn bench_blacklist_prints_its_figures_for_each_size() {
         assert!((ratio - expected).abs() < 1e-6 * expected.max(1.0), "{r}");
     }
 }
+
+/// The platform holding the list, on both backends: the full list it builds
+/// from its store and the delta of the changes have the sizes of the
+/// format's own (the bench itself checks both files' signatures and counts).
+#[test]
+fn bench_blacklist_on_the_platform_on_both_backends() {
+    for store in ["sqlite", "postgres://postgres@127.0.0.1:5432/test"] {
+        let out = ok(sscard(&[
+            "bench",
+            "blacklist",
+            "--entries",
+            "20000",
+            "--delta",
+            "1000",
+            "--store",
+            store,
+            "--json",
+        ]));
+        let all: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let format = &all["format"][0];
+        let platform = &all["platform"][0];
+        assert_eq!(platform["entries"].as_u64(), Some(20_000), "{all}");
+        let backend = if store == "sqlite" {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        assert_eq!(platform["backend"], backend, "{all}");
+        // Same cards, same coding: the sizes differ only by the signature's
+        // length (DER, 70 to 72 bytes) and the ids drawn.
+        let (p, f) = (
+            platform["full_bytes"].as_i64().unwrap(),
+            format["full_bytes"].as_i64().unwrap(),
+        );
+        assert!((p - f).abs() < 2_000, "{all}");
+        assert!(platform["delta_bytes"].as_u64().unwrap() < 20_000, "{all}");
+        for field in [
+            "fill_s",
+            "publish_ms",
+            "full_build_ms",
+            "delta_build_ms",
+            "full_rebuild_ms",
+            "peak_memory_mb",
+        ] {
+            assert!(platform[field].as_f64().unwrap() > 0.0, "{field}: {all}");
+        }
+    }
+}

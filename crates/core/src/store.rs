@@ -249,6 +249,10 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
     ) -> Result<(Vec<BlacklistEntry>, Vec<BlacklistEntry>)>;
 
+    /// How many entries [`Self::blacklist_changes`] would give, without
+    /// reading them: (added, removed).
+    async fn blacklist_change_counts(&self, from: i64, to: i64) -> Result<(i64, i64)>;
+
     /// Events of `kind` since `since_ms` whose `field` (`terminal_no`,
     /// `card_id` or `institution`) is `value`.
     async fn count_events(

@@ -124,6 +124,42 @@ impl SqlStore {
             .map_err(storage)
     }
 
+    /// A store in a fresh schema `schema` of the PostgreSQL database at
+    /// `url` (one of that name is dropped first): scratch space for
+    /// benchmarks and tools. Remove it with [`Self::drop_schema`].
+    pub async fn connect_new_schema(url: &str, schema: &str) -> Result<Self> {
+        let admin = Self::admin_pool(url).await?;
+        let made = async {
+            sqlx::query(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                schema_name(schema)?
+            ))
+            .execute(&admin)
+            .await
+            .map_err(storage)?;
+            sqlx::query(&format!("CREATE SCHEMA {}", schema_name(schema)?))
+                .execute(&admin)
+                .await
+                .map_err(storage)
+        }
+        .await;
+        admin.close().await;
+        made?;
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        Self::connect(&format!("{url}{joiner}options=-c%20search_path%3D{schema}")).await
+    }
+
+    /// Drops a schema made by [`Self::connect_new_schema`], with its tables.
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let admin = Self::admin_pool(url).await?;
+        let done = sqlx::query(&format!("DROP SCHEMA {} CASCADE", schema_name(schema)?))
+            .execute(&admin)
+            .await
+            .map_err(storage);
+        admin.close().await;
+        done.map(|_| ())
+    }
+
     /// The backend.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -132,6 +168,47 @@ impl SqlStore {
     /// This store as the platform's trait object.
     pub fn into_dyn(self) -> Arc<dyn Store> {
         Arc::new(self)
+    }
+
+    /// Hazmat, for benchmarks on a scratch store only: writes blacklist
+    /// rows in bulk — `adds` (ascending, not on the list) as added in
+    /// `version`, `removes` as removed in it — with no audit record and no
+    /// check. The platform never calls this; it adds and removes cards one
+    /// audited write at a time.
+    pub async fn fill_blacklist_unaudited(
+        &self,
+        adds: &[(u128, Reason)],
+        removes: &[u128],
+        version: i64,
+    ) -> Result<()> {
+        const ROWS: usize = 5_000;
+        let mut tx = self.pool.begin().await.map_err(storage)?;
+        let now = sscard_core::now_ms();
+        for chunk in adds.chunks(ROWS) {
+            // Literals, not binds: the values are numbers and fixed words
+            // made here, and 5,000 rows exceed the bind limit of neither backend.
+            let mut sql = String::with_capacity(chunk.len() * 80 + 100);
+            sql.push_str("INSERT INTO blacklist (card_id, reason, added_version, removed_version, updated_ms) VALUES ");
+            for (i, (id, reason)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('{id:032X}', '{}', {version}, 0, {now})",
+                    reason.as_str()
+                ));
+            }
+            sqlx::query(&sql).execute(&mut *tx).await.map_err(storage)?;
+        }
+        for chunk in removes.chunks(ROWS) {
+            let ids: Vec<String> = chunk.iter().map(|id| format!("'{id:032X}'")).collect();
+            let sql = format!(
+                "UPDATE blacklist SET removed_version = {version}, updated_ms = {now} WHERE card_id IN ({})",
+                ids.join(",")
+            );
+            sqlx::query(&sql).execute(&mut *tx).await.map_err(storage)?;
+        }
+        tx.commit().await.map_err(storage)
     }
 
     /// Closes the pool (waits for connections to finish).
@@ -304,6 +381,24 @@ impl Store for SqlStore {
         ))
     }
 
+    async fn blacklist_change_counts(&self, from: i64, to: i64) -> Result<(i64, i64)> {
+        let mut counts = [0i64; 2];
+        for (slot, query) in counts.iter_mut().zip([
+            terminals::COUNT_BLACKLIST_ADDED,
+            terminals::COUNT_BLACKLIST_REMOVED,
+        ]) {
+            let row = sqlx::query(query)
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(storage)?;
+            *slot = row.try_get("n").map_err(storage)?;
+        }
+        let [added, removed] = counts;
+        Ok((added, removed))
+    }
+
     async fn count_events(
         &self,
         kind: &str,
@@ -412,5 +507,21 @@ impl Store for SqlStore {
             .map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         Ok(record)
+    }
+}
+
+/// A schema name spliced into SQL: lower-case letters, digits and `_` only.
+fn schema_name(name: &str) -> Result<&str> {
+    let fine = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if fine {
+        Ok(name)
+    } else {
+        Err(Error::Invalid(format!(
+            "schema name {name:?}: a-z, 0-9 and _"
+        )))
     }
 }

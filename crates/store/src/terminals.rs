@@ -61,6 +61,10 @@ pub const SELECT_BLACKLIST_REMOVED: &str = concat!(
     blacklist_columns!(),
     " FROM blacklist WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2 ORDER BY card_id"
 );
+pub const COUNT_BLACKLIST_ADDED: &str = "SELECT COUNT(*) AS n FROM blacklist \
+     WHERE added_version > $1 AND added_version <= $2 AND (removed_version = 0 OR removed_version > $2)";
+pub const COUNT_BLACKLIST_REMOVED: &str = "SELECT COUNT(*) AS n FROM blacklist \
+     WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2";
 pub const SELECT_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),

@@ -1131,6 +1131,10 @@ async fn blacklist_versions_and_event_rules(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(platform.blacklist_publish(&officer).await.unwrap(), 2);
+    // Counted without reading them: v1 added two; v2 added one, removed one.
+    assert_eq!(store.blacklist_change_counts(0, 1).await.unwrap(), (2, 0));
+    assert_eq!(store.blacklist_change_counts(1, 2).await.unwrap(), (1, 1));
+    assert_eq!(store.blacklist_change_counts(0, 2).await.unwrap(), (2, 0));
     // The platform key is made with the first export.
     let v1_file = platform
         .blacklist_export(&officer, Some(1), None)

@@ -27,6 +27,11 @@ pub struct BlacklistArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Also measure the platform holding the list: `sqlite` (a scratch
+    /// embedded store) or a postgres:// URL (a scratch schema in that
+    /// database, dropped afterwards).
+    #[arg(long, value_name = "sqlite|URL")]
+    store: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,10 +50,10 @@ struct Figures {
 }
 
 /// xorshift64*: fast and reproducible; card ids need no secrecy here.
-struct Ids(u64);
+pub(super) struct Ids(pub(super) u64);
 
 impl Ids {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -56,12 +61,17 @@ impl Ids {
     }
 
     /// A 卡识别码 of region 330300: `330300 D156000005` then 8 card bytes.
-    fn card(&mut self) -> u128 {
+    pub(super) fn card(&mut self) -> u128 {
         (0x3303_00D1_5600_0005u128 << 64) | u128::from(self.next())
     }
 }
 
-fn peak_memory_mb() -> f64 {
+/// Starts the peak-memory count again from now (Linux: `clear_refs` 5).
+pub(super) fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+pub(super) fn peak_memory_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -73,7 +83,7 @@ fn peak_memory_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn ms(since: Instant) -> f64 {
+pub(super) fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
@@ -193,7 +203,16 @@ fn measure(entries: u64, delta: u64, key: &Sm2PrivateKey) -> CliResult<Figures> 
 pub fn run(args: &BlacklistArgs) -> CliResult {
     let key = Sm2PrivateKey::generate()?;
     let mut all = Vec::new();
+    let mut on_platform = Vec::new();
     for n in &args.entries {
+        if let Some(url) = &args.store {
+            let figures = crate::block_on(super::blacklist_platform::measure(url, *n, args.delta))?;
+            if !args.json {
+                super::blacklist_platform::print(&figures);
+            }
+            on_platform.push(figures);
+        }
+        reset_peak_memory();
         let f = measure(*n, args.delta, &key)?;
         if !args.json {
             println!("entries: {}", f.entries);
@@ -227,9 +246,14 @@ pub fn run(args: &BlacklistArgs) -> CliResult {
         all.push(f);
     }
     if args.json {
+        let value = if args.store.is_some() {
+            serde_json::json!({"format": all, "platform": on_platform})
+        } else {
+            serde_json::to_value(&all).map_err(|e| CliError::input(e.to_string()))?
+        };
         println!(
             "{}",
-            serde_json::to_string_pretty(&all).map_err(|e| CliError::input(e.to_string()))?
+            serde_json::to_string_pretty(&value).map_err(|e| CliError::input(e.to_string()))?
         );
     }
     Ok(())

@@ -105,7 +105,8 @@ impl Platform {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
         let current = self.blacklist_version().await?;
         let next = current + 1;
-        let (adds, removes) = self.store.blacklist_changes(current, next).await?;
+        // Counted, not read: a first publication may carry 10^8 cards.
+        let (adds, removes) = self.store.blacklist_change_counts(current, next).await?;
         let write = Write::ReplaceMeta {
             key: VERSION_META.into(),
             expected: current.to_string().into_bytes(),
@@ -121,8 +122,8 @@ impl Platform {
         };
         let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.publish", "blacklist")
             .with("version", next.to_string())
-            .with("added", adds.len().to_string())
-            .with("removed", removes.len().to_string());
+            .with("added", adds.to_string())
+            .with("removed", removes.to_string());
         self.commit(vec![write], audit).await?;
         Ok(next)
     }

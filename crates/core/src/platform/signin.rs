@@ -68,7 +68,7 @@ pub struct WorkingKey {
 }
 
 /// A successful sign-in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct SigninOutcome {
     /// The session token (terminal's bearer token).
     pub session: String,
@@ -78,6 +78,17 @@ pub struct SigninOutcome {
     pub working_keys: Vec<WorkingKey>,
     /// The blacklist version the terminal should hold.
     pub blacklist_version: i64,
+}
+
+impl core::fmt::Debug for SigninOutcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SigninOutcome")
+            .field("session", &"<secret>")
+            .field("expires_ms", &self.expires_ms)
+            .field("working_keys", &self.working_keys)
+            .field("blacklist_version", &self.blacklist_version)
+            .finish()
+    }
 }
 
 /// A terminal with a live session, as a request's caller.
@@ -613,5 +624,31 @@ mod tests {
         assert!(terminal_factor(TMK_DOMAIN, "330300000001", 256).is_err());
         assert_eq!(name_factor("pin"), *b"pin\0\0\0\0\0");
         assert!(session_factor("00").is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_session_token_and_the_terminal_key() {
+        let keying = TerminalKeying {
+            key: Zeroizing::new("00112233445566778899AABBCCDDEEFF".into()),
+            kcv: "1a2b3c4d".into(),
+            key_version: 1,
+            ca_certificate: String::new(),
+        };
+        let shown = format!("{keying:?}");
+        assert!(
+            !shown.contains("00112233") && shown.contains("1a2b3c4d"),
+            "{shown}"
+        );
+        let outcome = SigninOutcome {
+            session: "f00dfeedf00dfeed".into(),
+            expires_ms: 1,
+            working_keys: Vec::new(),
+            blacklist_version: 7,
+        };
+        let shown = format!("{outcome:?}");
+        assert!(
+            !shown.contains("f00dfeed") && shown.contains('7'),
+            "{shown}"
+        );
     }
 }
