@@ -126,6 +126,22 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
         "{signed}"
     );
     assert_eq!(field(&signed, "blacklist_version"), "0");
+    // Parameters: the platform's clock to set the terminal's, lifetimes.
+    let clock: i64 = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("parameter: server_time_ms="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!((now - clock).abs() < 60_000, "{signed}");
+    assert!(
+        signed.contains("parameter: session_seconds=28800"),
+        "{signed}"
+    );
 
     // A card, read at this terminal.
     ok(p.sec(&["key", "provision-region", "--region", "330300"]));
@@ -553,6 +569,22 @@ fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
         );
     }
     assert_eq!(field(&signed, "blacklist_version"), "0");
+    // Parameters: the platform's clock to set the terminal's, lifetimes.
+    let clock: i64 = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("parameter: server_time_ms="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!((now - clock).abs() < 60_000, "{signed}");
+    assert!(
+        signed.contains("parameter: session_seconds=28800"),
+        "{signed}"
+    );
     // The audit has the TMK's check value and never the key.
     let auditor = p.server.login("audit");
     let export = arg(&d, "audit.jsonl");

@@ -126,6 +126,14 @@ pub fn signin(path: &Path) -> CliResult {
             .and_then(Value::as_i64)
             .unwrap_or(0)
     );
+    for (name, value) in answer
+        .get("parameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        println!("parameter: {name}={value}");
+    }
     Ok(())
 }
 

@@ -78,6 +78,10 @@ pub struct SigninOutcome {
     pub working_keys: Vec<WorkingKey>,
     /// The blacklist version the terminal should hold.
     pub blacklist_version: i64,
+    /// Operating parameters: the platform's clock (`server_time_ms`, to
+    /// set the terminal's), the session's and a challenge's lifetimes in
+    /// seconds, and the most challenges a terminal may hold.
+    pub parameters: std::collections::BTreeMap<String, i64>,
 }
 
 impl core::fmt::Debug for SigninOutcome {
@@ -87,6 +91,7 @@ impl core::fmt::Debug for SigninOutcome {
             .field("expires_ms", &self.expires_ms)
             .field("working_keys", &self.working_keys)
             .field("blacklist_version", &self.blacklist_version)
+            .field("parameters", &self.parameters)
             .finish()
     }
 }
@@ -441,11 +446,21 @@ impl Platform {
             }
             Err(e) => return Err(e),
         }
+        let parameters = [
+            ("server_time_ms", now_ms()),
+            ("session_seconds", SESSION_TTL_MS / 1000),
+            ("challenge_seconds", CHALLENGE_TTL_MS / 1000),
+            ("max_live_challenges", MAX_LIVE_CHALLENGES),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         Ok(SigninOutcome {
             session: session.to_string(),
             expires_ms,
             working_keys,
             blacklist_version,
+            parameters,
         })
     }
 
@@ -644,6 +659,7 @@ mod tests {
             expires_ms: 1,
             working_keys: Vec::new(),
             blacklist_version: 7,
+            parameters: Default::default(),
         };
         let shown = format!("{outcome:?}");
         assert!(
