@@ -36,6 +36,26 @@ impl Platform {
     }
 }
 
+/// Sign-in's parameters: the platform's clock (to set the terminal's,
+/// within a minute of this one) and the session's lifetime.
+fn assert_signin_parameters(signed: &str) {
+    let clock: i64 = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("parameter: server_time_ms="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!((now - clock).abs() < 60_000, "{signed}");
+    assert!(
+        signed.contains("parameter: session_seconds=28800"),
+        "{signed}"
+    );
+}
+
 fn holder(dir: &Path) -> String {
     let path = dir.join("holder.json");
     std::fs::write(
@@ -126,22 +146,7 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
         "{signed}"
     );
     assert_eq!(field(&signed, "blacklist_version"), "0");
-    // Parameters: the platform's clock to set the terminal's, lifetimes.
-    let clock: i64 = signed
-        .lines()
-        .find_map(|l| l.strip_prefix("parameter: server_time_ms="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    assert!((now - clock).abs() < 60_000, "{signed}");
-    assert!(
-        signed.contains("parameter: session_seconds=28800"),
-        "{signed}"
-    );
+    assert_signin_parameters(&signed);
 
     // A card, read at this terminal.
     ok(p.sec(&["key", "provision-region", "--region", "330300"]));
@@ -569,22 +574,7 @@ fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
         );
     }
     assert_eq!(field(&signed, "blacklist_version"), "0");
-    // Parameters: the platform's clock to set the terminal's, lifetimes.
-    let clock: i64 = signed
-        .lines()
-        .find_map(|l| l.strip_prefix("parameter: server_time_ms="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    assert!((now - clock).abs() < 60_000, "{signed}");
-    assert!(
-        signed.contains("parameter: session_seconds=28800"),
-        "{signed}"
-    );
+    assert_signin_parameters(&signed);
     // The audit has the TMK's check value and never the key.
     let auditor = p.server.login("audit");
     let export = arg(&d, "audit.jsonl");

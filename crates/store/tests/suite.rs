@@ -1374,6 +1374,13 @@ async fn mac_terminals_sign_in_and_out(f: Fixture) {
             matches!(refused, Err(Error::Refused(ref m)) if m.contains("MAC")),
             "{refused:?}"
         );
+        // The wrong answer used the challenge up: the right one comes too late.
+        let right = mac::mac(&tmk, MacAlgorithm::CbcMac, None, &message, None).unwrap();
+        let late = platform.signin(no, &nonce, &right, &hash).await;
+        assert!(
+            matches!(late, Err(Error::Refused(ref m)) if m.contains("spent")),
+            "{late:?}"
+        );
     }
     let nonce = platform.signin_challenge(no).await.unwrap();
     let message = sscard_core::platform::signin_message(no, &nonce, &hash);
@@ -1447,6 +1454,34 @@ async fn mac_terminals_sign_in_and_out(f: Fixture) {
         !log.contains(&hex::encode_upper(tmk.expose_secret())),
         "the TMK in the log"
     );
+
+    // Keyed again while suspended: it stays suspended; once active, the new
+    // key signs in and the old one no longer does.
+    platform
+        .terminal_state(&system, no, "suspended")
+        .await
+        .unwrap();
+    let keying = platform.key_terminal(&system, no).await.unwrap();
+    assert_eq!(keying.key_version, 2);
+    let new_tmk = BlockKey::new(
+        BlockAlgorithm::Sm4,
+        &hex::decode(keying.key.as_str()).unwrap(),
+    )
+    .unwrap();
+    assert_ne!(new_tmk.expose_secret(), tmk.expose_secret());
+    assert_eq!(
+        store.get_terminal(no).await.unwrap().unwrap().state,
+        "suspended"
+    );
+    platform
+        .terminal_state(&system, no, "active")
+        .await
+        .unwrap();
+    assert!(matches!(
+        mac_signin(&platform, no, &tmk).await,
+        Err(Error::Refused(_))
+    ));
+    mac_signin(&platform, no, &new_tmk).await.unwrap();
 }
 
 /// Checkpoints are signed with the platform's audit key, every N records and

@@ -176,6 +176,16 @@ fn name_factor(name: &str) -> [u8; 8] {
     factor
 }
 
+/// The derivation path of a session's working key under the terminal
+/// master: the terminal (working-key domain), the session, the key's name.
+fn working_key_path(no: &str, session_hash: &str, name: &str) -> Result<[[u8; 8]; 3]> {
+    Ok([
+        terminal_factor(WORKING_DOMAIN, no, 0)?,
+        session_factor(session_hash)?,
+        name_factor(name),
+    ])
+}
+
 impl Platform {
     /// The terminal master (created on first use) at `version` (default:
     /// the newest), and the version taken.
@@ -201,8 +211,8 @@ impl Platform {
 
     /// Keys a MAC terminal: derives its next terminal master key, which is
     /// given once (to load into the terminal) and afterwards only derived
-    /// again inside the provider. The terminal becomes active; its earlier
-    /// key, if any, no longer signs in.
+    /// again inside the provider. A registered terminal becomes active; an
+    /// earlier key, if any, no longer signs in.
     pub async fn key_terminal(&self, session: &Session, no: &str) -> Result<TerminalKeying> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
         let mut t = self.terminal(no).await?;
@@ -229,8 +239,12 @@ impl Platform {
         // A MAC key has no certificate; its lifetime is a certificate's.
         t.cert_expires_ms =
             now_ms() + i64::try_from(super::terminals::CERT_DAYS).unwrap_or(0) * 86_400_000;
-        t.state = "active".into();
-        t.state_ms = now_ms();
+        // A first key makes a registered terminal active; a suspended one
+        // stays suspended until an operator activates it.
+        if t.state == "registered" {
+            t.state = "active".into();
+            t.state_ms = now_ms();
+        }
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.key", no)
             .with("key_version", key_version.to_string())
             .with("kcv", kcv.clone());
@@ -254,13 +268,13 @@ impl Platform {
         match self.store.get_terminal(no).await? {
             Some(t) if t.state == "revoked" => {
                 return Err(self
-                    .refuse_signin(Some(&t), no, "signin-failed", "terminal revoked")
+                    .refuse_signin(Some(&t), no, "signin-failed", "terminal revoked", None)
                     .await)
             }
             Some(_) => {}
             None => {
                 return Err(self
-                    .refuse_signin(None, no, "signin-failed", "unregistered terminal")
+                    .refuse_signin(None, no, "signin-failed", "unregistered terminal", None)
                     .await)
             }
         }
@@ -285,13 +299,16 @@ impl Platform {
     }
 
     /// A sign-in refused: audited, and a `signin-failed` (or
-    /// `software-integrity`) event, which its rules may act on.
+    /// `software-integrity`) event, which its rules may act on. A challenge
+    /// that was answered (`spent`) is used up with the refusal: single-use
+    /// means one answer, right or wrong.
     async fn refuse_signin(
         &self,
         t: Option<&TerminalRecord>,
         no: &str,
         kind: &str,
         reason: &str,
+        spent: Option<&str>,
     ) -> Error {
         let institution = t.map(|t| t.institution.clone()).unwrap_or_default();
         let _ = self
@@ -307,8 +324,19 @@ impl Platform {
             )
             .await;
         let entry = AuditEntry::refused(&format!("terminal-{no}"), "terminal.signin", no, reason);
-        self.refuse(entry, Error::Refused(format!("sign-in refused: {reason}")))
-            .await
+        let error = Error::Refused(format!("sign-in refused: {reason}"));
+        if let Some(nonce) = spent {
+            // Spent by a concurrent answer already: the refusal alone is recorded.
+            match self
+                .commit(vec![Write::SpendNonce(nonce.into())], entry.clone())
+                .await
+            {
+                Ok(_) => return error,
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return e,
+            }
+        }
+        self.refuse(entry, error).await
     }
 
     /// Whether `proof` over `message` comes from the terminal: its SM2
@@ -357,7 +385,7 @@ impl Platform {
             Some(t) => t,
             None => {
                 return Err(self
-                    .refuse_signin(None, no, "signin-failed", "unregistered terminal")
+                    .refuse_signin(None, no, "signin-failed", "unregistered terminal", None)
                     .await)
             }
         };
@@ -371,7 +399,7 @@ impl Platform {
         };
         if let Some(reason) = reason {
             return Err(self
-                .refuse_signin(Some(&t), no, "signin-failed", reason)
+                .refuse_signin(Some(&t), no, "signin-failed", reason, None)
                 .await);
         }
         match self.store.get_nonce(nonce).await? {
@@ -383,6 +411,7 @@ impl Platform {
                         no,
                         "signin-failed",
                         "unknown, spent or expired challenge",
+                        None,
                     )
                     .await)
             }
@@ -395,7 +424,7 @@ impl Platform {
                 "signature does not verify"
             };
             return Err(self
-                .refuse_signin(Some(&t), no, "signin-failed", reason)
+                .refuse_signin(Some(&t), no, "signin-failed", reason, Some(nonce))
                 .await);
         }
         let allowed = self.allowed_software().await?;
@@ -410,6 +439,7 @@ impl Platform {
                     no,
                     "software-integrity",
                     "software hash not allowed",
+                    Some(nonce),
                 )
                 .await);
         }
@@ -441,6 +471,7 @@ impl Platform {
                         no,
                         "signin-failed",
                         "challenge already spent (replay)",
+                        None,
                     )
                     .await)
             }
@@ -475,13 +506,12 @@ impl Platform {
         let (master, _) = self
             .terminal_master(&session, None, UseKind::Protect)
             .await?;
-        let terminal = terminal_factor(WORKING_DOMAIN, &t.terminal_no, 0)?;
-        let factors: [&[u8]; 3] = [
-            &terminal,
-            &session_factor(session_hash)?,
-            &name_factor(name),
-        ];
-        self.provider.derive(KeyAlgorithm::Sm4, &master, &factors)
+        let path = working_key_path(&t.terminal_no, session_hash, name)?;
+        self.provider.derive(
+            KeyAlgorithm::Sm4,
+            &master,
+            &path.each_ref().map(|f| f.as_slice()),
+        )
     }
 
     /// The session's working keys, each protected for the terminal.
@@ -566,18 +596,19 @@ impl Platform {
         let (master, _) = self
             .terminal_master(&session, None, UseKind::Process)
             .await?;
-        let terminal = terminal_factor(WORKING_DOMAIN, &t.terminal_no, 0)?;
-        let factors: [&[u8]; 3] = [
-            &terminal,
-            &session_factor(&caller.session_hash)?,
-            &name_factor("mac"),
-        ];
+        let path = working_key_path(&t.terminal_no, &caller.session_hash, "mac")?;
         let check = CardOperation::VerifyMac {
             iv: None,
             mac: mac.to_vec(),
         };
         self.provider
-            .card_compute(KeyAlgorithm::Sm4, &master, &factors, &check, message)
+            .card_compute(
+                KeyAlgorithm::Sm4,
+                &master,
+                &path.each_ref().map(|f| f.as_slice()),
+                &check,
+                message,
+            )
             .map(|_| ())
             .map_err(|_| refused())
     }

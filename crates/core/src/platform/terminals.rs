@@ -274,8 +274,8 @@ impl Platform {
         }
     }
 
-    /// Enrolls a registered terminal: checks its request's signature and
-    /// issues its certificate; the terminal becomes active.
+    /// Enrolls a terminal: checks its request's signature and issues its
+    /// certificate; a registered terminal becomes active.
     pub async fn enroll_terminal(
         &self,
         session: &Session,
@@ -316,8 +316,12 @@ impl Platform {
         t.public_key = hex::encode(key.to_spki_der()?);
         t.cert_serial = hex::encode_upper(&serial);
         t.cert_expires_ms = i64::try_from(not_after * 1000).unwrap_or(i64::MAX);
-        t.state = "active".into();
-        t.state_ms = now_ms();
+        // A first key makes a registered terminal active; a suspended one
+        // stays suspended until an operator activates it.
+        if t.state == "registered" {
+            t.state = "active".into();
+            t.state_ms = now_ms();
+        }
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.enroll", no)
             .with("certificate", t.cert_serial.clone())
             .with("subject", subject);
