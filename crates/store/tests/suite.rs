@@ -1332,6 +1332,76 @@ async fn mac_signin(
     platform.signin(no, &nonce, &tag, &hash).await
 }
 
+/// An SM2 terminal whose certificate has expired is refused at sign-in,
+/// with a `signin-failed` event; in date, the same signature is accepted.
+async fn an_expired_certificate_is_refused(f: Fixture) {
+    use sscard_core::platform::NewTerminal;
+    let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
+    let system = operator_session(&platform, &out, 0, "system passphrase 0").await;
+    let no = "330300000088";
+    platform
+        .register_terminal(
+            &system,
+            &NewTerminal {
+                terminal_no: no.into(),
+                serial: "SN".into(),
+                institution: "Clinic".into(),
+                location: String::new(),
+                kind: "counter".into(),
+                psam: String::new(),
+                auth: "sm2".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let key = sscard_gm::sm2::Sm2PrivateKey::generate().unwrap();
+    let csr = sscard_gm::x509::request(&key, "terminal").unwrap();
+    platform.enroll_terminal(&system, no, &csr).await.unwrap();
+    let hash = "ab".repeat(32);
+    let sign_in = |nonce: String| {
+        let message = sscard_core::platform::signin_message(no, &nonce, &hash);
+        let signature = sscard_gm::sm2::sign(&key, sscard_gm::sm2::DEFAULT_USER_ID, &message)
+            .unwrap()
+            .encode(sscard_gm::sm2::SignatureFormat::Der);
+        (nonce, signature)
+    };
+    let (nonce, signature) = sign_in(platform.signin_challenge(no).await.unwrap());
+    let mut t = store.get_terminal(no).await.unwrap().unwrap();
+    let in_date = t.cert_expires_ms;
+    t.cert_expires_ms = now_ms() - 1;
+    store
+        .commit(
+            vec![Write::PutTerminal(t.clone())],
+            AuditEntry::ok("tester", "test.expire", no),
+        )
+        .await
+        .unwrap();
+    let refused = platform.signin(no, &nonce, &signature, &hash).await;
+    assert!(
+        matches!(refused, Err(Error::Refused(ref m)) if m.contains("certificate expired")),
+        "{refused:?}"
+    );
+    let events = store.list_events(10).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "signin-failed" && e.detail == "certificate expired"),
+        "{events:?}"
+    );
+    t.cert_expires_ms = in_date;
+    store
+        .commit(
+            vec![Write::PutTerminal(t)],
+            AuditEntry::ok("tester", "test.restore", no),
+        )
+        .await
+        .unwrap();
+    platform
+        .signin(no, &nonce, &signature, &hash)
+        .await
+        .unwrap();
+}
+
 /// Sign-in by MAC on this backend: a terminal without SM2 is keyed, signs
 /// in with the MAC under its terminal master key, and gets working keys
 /// under that key whose check values the platform derives again; a wrong
@@ -1482,6 +1552,22 @@ async fn mac_terminals_sign_in_and_out(f: Fixture) {
         Err(Error::Refused(_))
     ));
     mac_signin(&platform, no, &new_tmk).await.unwrap();
+
+    // Past its key's lifetime (a certificate's), the terminal is refused.
+    let mut t = store.get_terminal(no).await.unwrap().unwrap();
+    t.cert_expires_ms = now_ms() - 1;
+    store
+        .commit(
+            vec![Write::PutTerminal(t)],
+            AuditEntry::ok("tester", "test.expire", no),
+        )
+        .await
+        .unwrap();
+    let expired = mac_signin(&platform, no, &new_tmk).await;
+    assert!(
+        matches!(expired, Err(Error::Refused(ref m)) if m.contains("terminal key expired")),
+        "{expired:?}"
+    );
 }
 
 /// Checkpoints are signed with the platform's audit key, every N records and
@@ -2192,4 +2278,5 @@ suite!(
     cards_are_prepared_personalized_and_issued,
     blacklist_versions_and_event_rules,
     mac_terminals_sign_in_and_out,
+    an_expired_certificate_is_refused,
 );
