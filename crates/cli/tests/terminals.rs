@@ -519,6 +519,33 @@ fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
     };
     let addr = p.server.addr.clone();
     let no = "330300000055";
+    // Its PSAM, another PSAM, and a card of the region.
+    ok(p.sec(&["key", "provision-region", "--region", "330300"]));
+    let (card, psam, other) = (
+        arg(&d, "card.json"),
+        arg(&d, "psam.json"),
+        arg(&d, "other-psam.json"),
+    );
+    for (terminal_no, out) in [(no, &psam), ("330300000056", &other)] {
+        ok(p.sec(&[
+            "card",
+            "issue-psam",
+            "--region",
+            "330300",
+            "--terminal-no",
+            terminal_no,
+            "--out",
+            out,
+        ]));
+    }
+    ok(p.sec(&[
+        "card",
+        "personalize",
+        "--holder",
+        &holder(&d),
+        "--out",
+        &card,
+    ]));
     ok(p.sys(&[
         "terminal",
         "register",
@@ -530,6 +557,8 @@ fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
         "Bus company",
         "--auth",
         "mac",
+        "--psam",
+        &psam,
     ]));
     let terminal = arg(&d, "terminal.json");
     // A MAC terminal is not enrolled for a certificate.
@@ -575,6 +604,30 @@ fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
     }
     assert_eq!(field(&signed, "blacklist_version"), "0");
     assert_signin_parameters(&signed);
+    assert_eq!(field(&signed, "psam"), no, "the bound PSAM: {signed}");
+    // With its PSAM the card reads; with another, the terminal refuses
+    // before touching the card, and reports it.
+    let read = |module: &str| {
+        common::sscard(&[
+            "terminal",
+            "read",
+            "--card",
+            &card,
+            "--psam",
+            module,
+            "--terminal",
+            &terminal,
+        ])
+    };
+    let info = ok_text(read(&psam));
+    assert!(info.contains("card_id: 330300"), "{info}");
+    let line = fails(read(&other), 1);
+    assert!(
+        line.contains("wrong_psam") && line.contains("330300000056"),
+        "{line}"
+    );
+    let events = ok_text(p.sec(&["events", "list"]));
+    assert!(events.contains("psam-missing"), "{events}");
     // The audit has the TMK's check value and never the key.
     let auditor = p.server.login("audit");
     let export = arg(&d, "audit.jsonl");

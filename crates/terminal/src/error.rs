@@ -14,6 +14,13 @@ pub enum Error {
     Transport(String),
     /// No PSAM (or secure module) answers.
     NoPsam(String),
+    /// The PSAM present is not the one bound to this terminal.
+    WrongPsam {
+        /// The bound PSAM's terminal number.
+        bound: String,
+        /// The present one's.
+        present: String,
+    },
     /// The card names an algorithm this terminal does not support.
     AlgorithmNotSupported(u8),
     /// Internal authentication failed: the card is not genuine, or its keys
@@ -50,6 +57,7 @@ impl Error {
         match self {
             Self::Transport(_) => "unreachable",
             Self::NoPsam(_) => "no_psam",
+            Self::WrongPsam { .. } => "wrong_psam",
             Self::AlgorithmNotSupported(_) => "algorithm_not_supported",
             Self::NotGenuine => "not_genuine",
             Self::PsamKeyInsufficient(_) => "psam_key_insufficient",
@@ -70,6 +78,10 @@ impl fmt::Display for Error {
         match self {
             Self::Transport(why) => write!(f, "{why}"),
             Self::NoPsam(why) => write!(f, "no PSAM: {why}"),
+            Self::WrongPsam { bound, present } => write!(
+                f,
+                "the PSAM {present} is not the one bound to this terminal ({bound})"
+            ),
             Self::AlgorithmNotSupported(tag) => write!(f, "algorithm {tag:02X} not supported"),
             Self::NotGenuine => f.write_str(
                 "internal authentication failed: the card is not genuine or not of this region",

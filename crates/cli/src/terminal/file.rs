@@ -54,6 +54,10 @@ pub struct TerminalFile {
     /// That session's working keys (`pin`, `mac`, `data`), hex.
     #[serde(default)]
     pub working_keys: BTreeMap<String, Zeroizing<String>>,
+    /// The terminal number of the PSAM bound to this terminal, as the last
+    /// sign-in gave it (empty: none); card flows refuse another PSAM.
+    #[serde(default)]
+    pub psam: String,
 }
 
 fn sm2() -> String {
@@ -90,6 +94,7 @@ impl TerminalFile {
             session: None,
             session_expires_ms: 0,
             working_keys: BTreeMap::new(),
+            psam: String::new(),
         }
     }
 

@@ -221,7 +221,23 @@ fn open_session(
     terminal: Option<&Path>,
 ) -> CliResult<CardSession<Box<dyn Transport>, Box<dyn SecureModule>>> {
     let (file, check) = checks(terminal)?;
-    match CardSession::open(card_transport(card)?, module(m, connection)?, &check) {
+    let mut module = module(m, connection)?;
+    if let Some(file) = file.as_ref().filter(|f| !f.psam.is_empty()) {
+        // The bound PSAM, before the card is touched.
+        let refused = match module.terminal_no() {
+            Ok(present) if present == file.psam => None,
+            Ok(present) => Some(TerminalError::WrongPsam {
+                bound: file.psam.clone(),
+                present,
+            }),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = refused {
+            file.report("psam-missing", "", &e.to_string());
+            return Err(terminal_error(e));
+        }
+    }
+    match CardSession::open(card_transport(card)?, module, &check) {
         Ok(session) => Ok(session),
         Err(e) => {
             if let Some(file) = file {

@@ -106,6 +106,11 @@ pub fn signin(path: &Path) -> CliResult {
         file.working_keys.insert(name, key);
     }
     file.session = Some(Zeroizing::new(session.to_string()));
+    file.psam = answer
+        .get("psam")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     file.session_expires_ms = answer
         .get("expires_ms")
         .and_then(Value::as_i64)
@@ -118,6 +123,9 @@ pub fn signin(path: &Path) -> CliResult {
     );
     for line in printed {
         println!("{line}");
+    }
+    if !file.psam.is_empty() {
+        println!("psam: {}", file.psam);
     }
     println!(
         "blacklist_version: {}",

@@ -78,6 +78,9 @@ pub struct SigninOutcome {
     pub working_keys: Vec<WorkingKey>,
     /// The blacklist version the terminal should hold.
     pub blacklist_version: i64,
+    /// The terminal number of the PSAM bound to the terminal (empty: none);
+    /// the terminal refuses to work with another.
+    pub psam: String,
     /// Operating parameters: the platform's clock (`server_time_ms`, to
     /// set the terminal's), the session's and a challenge's lifetimes in
     /// seconds, and the most challenges a terminal may hold.
@@ -91,6 +94,7 @@ impl core::fmt::Debug for SigninOutcome {
             .field("expires_ms", &self.expires_ms)
             .field("working_keys", &self.working_keys)
             .field("blacklist_version", &self.blacklist_version)
+            .field("psam", &self.psam)
             .field("parameters", &self.parameters)
             .finish()
     }
@@ -491,6 +495,7 @@ impl Platform {
             expires_ms,
             working_keys,
             blacklist_version,
+            psam: t.psam.clone(),
             parameters,
         })
     }
@@ -690,6 +695,7 @@ mod tests {
             expires_ms: 1,
             working_keys: Vec::new(),
             blacklist_version: 7,
+            psam: String::new(),
             parameters: Default::default(),
         };
         let shown = format!("{outcome:?}");
