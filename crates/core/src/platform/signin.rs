@@ -180,6 +180,14 @@ fn name_factor(name: &str) -> [u8; 8] {
     factor
 }
 
+/// An SM2 terminal's public key, as enrolled.
+fn terminal_public_key(t: &TerminalRecord) -> Result<Sm2PublicKey> {
+    hex::decode(&t.public_key)
+        .ok()
+        .and_then(|der| Sm2PublicKey::from_pem_or_der(&der).ok())
+        .ok_or_else(|| Error::Integrity(format!("terminal {} key", t.terminal_no)))
+}
+
 /// The derivation path of a session's working key under the terminal
 /// master: the terminal (working-key domain), the session, the key's name.
 fn working_key_path(no: &str, session_hash: &str, name: &str) -> Result<[[u8; 8]; 3]> {
@@ -364,10 +372,7 @@ impl Platform {
                 .card_compute(KeyAlgorithm::Sm4, &master, &[&factor], &check, message)
                 .is_ok());
         }
-        let key = hex::decode(&t.public_key)
-            .ok()
-            .and_then(|der| Sm2PublicKey::from_pem_or_der(&der).ok())
-            .ok_or_else(|| Error::Integrity(format!("terminal {} key", t.terminal_no)))?;
+        let key = terminal_public_key(t)?;
         Ok(Signature::parse(proof, SignatureFormat::Der)
             .and_then(|s| sm2::verify(&key, sm2::DEFAULT_USER_ID, message, &s))
             .is_ok())
@@ -500,21 +505,19 @@ impl Platform {
         })
     }
 
-    /// A working key of a session, derived in the provider.
-    async fn working_key(
+    /// A working key of a session, derived in the provider from the
+    /// newest terminal master.
+    fn working_key(
         &self,
-        t: &TerminalRecord,
+        master: &KeyBlob,
+        no: &str,
         session_hash: &str,
         name: &str,
     ) -> Result<KeyBlob> {
-        let session = super::terminal_session(&t.terminal_no)?;
-        let (master, _) = self
-            .terminal_master(&session, None, UseKind::Protect)
-            .await?;
-        let path = working_key_path(&t.terminal_no, session_hash, name)?;
+        let path = working_key_path(no, session_hash, name)?;
         self.provider.derive(
             KeyAlgorithm::Sm4,
-            &master,
+            master,
             &path.each_ref().map(|f| f.as_slice()),
         )
     }
@@ -526,29 +529,42 @@ impl Platform {
         session_hash: &str,
     ) -> Result<Vec<WorkingKey>> {
         let session = super::terminal_session(&t.terminal_no)?;
+        let (master, _) = self
+            .terminal_master(&session, None, UseKind::Protect)
+            .await?;
+        // What protects the keys for the terminal: its TMK (derived from
+        // the master version it was keyed under), or its SM2 key.
+        enum Protection {
+            UnderTmk(KeyBlob),
+            Envelope(Sm2PublicKey),
+        }
+        let protection = if t.auth == "mac" {
+            let (keyed, _) = self
+                .terminal_master(&session, Some(t.master_version), UseKind::Protect)
+                .await?;
+            Protection::UnderTmk(keyed)
+        } else {
+            Protection::Envelope(terminal_public_key(t)?)
+        };
+        let tmk_factor = terminal_factor(TMK_DOMAIN, &t.terminal_no, t.key_version)?;
         let mut out = Vec::new();
         for name in WORKING_KEYS {
-            let key = self.working_key(t, session_hash, name).await?;
+            let key = self.working_key(&master, &t.terminal_no, session_hash, name)?;
             let kcv = self.provider.check_value(KeyAlgorithm::Sm4, &key)?;
-            let (envelope, wrapped) = if t.auth == "mac" {
-                let (master, _) = self
-                    .terminal_master(&session, Some(t.master_version), UseKind::Protect)
-                    .await?;
-                let factor = terminal_factor(TMK_DOMAIN, &t.terminal_no, t.key_version)?;
-                let wrapped = self.provider.card_compute(
-                    KeyAlgorithm::Sm4,
-                    &master,
-                    &[&factor],
-                    &CardOperation::EncryptBlocks,
-                    key.as_bytes(),
-                )?;
-                (None, Some(hex::encode_upper(wrapped)))
-            } else {
-                let to = hex::decode(&t.public_key)
-                    .ok()
-                    .and_then(|der| Sm2PublicKey::from_pem_or_der(&der).ok())
-                    .ok_or_else(|| Error::Integrity(format!("terminal {} key", t.terminal_no)))?;
-                (Some(hex::encode(self.provider.envelope(&key, &to)?)), None)
+            let (envelope, wrapped) = match &protection {
+                Protection::UnderTmk(keyed) => {
+                    let wrapped = self.provider.card_compute(
+                        KeyAlgorithm::Sm4,
+                        keyed,
+                        &[&tmk_factor],
+                        &CardOperation::EncryptBlocks,
+                        key.as_bytes(),
+                    )?;
+                    (None, Some(hex::encode_upper(wrapped)))
+                }
+                Protection::Envelope(to) => {
+                    (Some(hex::encode(self.provider.envelope(&key, to)?)), None)
+                }
             };
             out.push(WorkingKey {
                 name: name.into(),
@@ -566,11 +582,14 @@ impl Platform {
         &self,
         caller: &SignedInTerminal,
     ) -> Result<Vec<(String, String)>> {
+        let t = &caller.terminal;
+        let session = super::terminal_session(&t.terminal_no)?;
+        let (master, _) = self
+            .terminal_master(&session, None, UseKind::Process)
+            .await?;
         let mut out = Vec::new();
         for name in WORKING_KEYS {
-            let key = self
-                .working_key(&caller.terminal, &caller.session_hash, name)
-                .await?;
+            let key = self.working_key(&master, &t.terminal_no, &caller.session_hash, name)?;
             out.push((
                 name.into(),
                 self.provider.check_value(KeyAlgorithm::Sm4, &key)?,
