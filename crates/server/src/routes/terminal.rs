@@ -23,9 +23,13 @@ pub struct ChallengeBody {
     pub nonce: String,
 }
 
-/// A single-use sign-in challenge (no token: the terminal asks).
+/// A single-use sign-in challenge (no token: the terminal asks); at most
+/// three live per terminal.
 #[utoipa::path(post, path = "/v1/terminals/{no}/challenge",
-    params(("no" = String, Path, description = "terminal number")), responses((status = 200, body = ChallengeBody)))]
+    params(("no" = String, Path, description = "terminal number")),
+    responses((status = 200, body = ChallengeBody),
+        (status = 403, description = "unregistered or revoked terminal", body = crate::error::ErrorBody),
+        (status = 429, description = "the terminal holds three unspent challenges", body = crate::error::ErrorBody)))]
 pub async fn challenge(
     State(platform): State<Arc<Platform>>,
     Path(no): Path<String>,
