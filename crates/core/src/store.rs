@@ -8,7 +8,9 @@ use sscard_card::blacklist::Reason;
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::key::{KeyName, KeyRecord, KeyVersionRecord};
 use crate::operator::{Operator, OperatorName, TokenRow};
-use crate::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
+use crate::terminal_records::{
+    AlertRecord, BlacklistEntry, EventRecord, TerminalRecord, TerminalSessionRecord,
+};
 use crate::Result;
 
 /// One change of state, applied with its audit record in one transaction.
@@ -63,14 +65,7 @@ pub enum Write {
     /// (spent or never made), which refuses a replayed sign-in.
     SpendNonce(String),
     /// Stores a terminal session by the hash of its token.
-    PutTerminalSession {
-        /// SM3 of the token, hex.
-        hash: String,
-        /// The terminal.
-        terminal_no: String,
-        /// Until.
-        expires_ms: i64,
-    },
+    PutTerminalSession(TerminalSessionRecord),
     /// Ends a terminal session (sign-out), by the hash of its token; fails
     /// with `NotFound` if there is none.
     EndTerminalSession(String),
@@ -230,8 +225,8 @@ pub trait Store: Send + Sync + 'static {
     /// unexpired at `now_ms`.
     async fn count_live_nonces(&self, terminal_no: &str, now_ms: i64) -> Result<i64>;
 
-    /// A terminal session by token hash: (terminal, expiry).
-    async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>>;
+    /// A terminal session by token hash.
+    async fn get_terminal_session(&self, hash: &str) -> Result<Option<TerminalSessionRecord>>;
 
     /// A blacklist entry by card.
     async fn get_blacklist_entry(&self, card_id: &str) -> Result<Option<BlacklistEntry>>;

@@ -38,6 +38,19 @@ pub struct TerminalRecord {
     pub master_version: i64,
 }
 
+/// A terminal's session, stored by the hash of its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalSessionRecord {
+    /// SM3 of the token, hex.
+    pub hash: String,
+    /// The terminal.
+    pub terminal_no: String,
+    /// Until, ms.
+    pub expires_ms: i64,
+    /// The terminal master version its working keys come from.
+    pub master_version: i64,
+}
+
 /// A card on the blacklist, with the versions it came and went in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlacklistEntry {

@@ -24,7 +24,9 @@ use sscard_core::audit::{AuditEntry, AuditRecord};
 use sscard_core::key::{KeyName, KeyRecord, KeyVersionRecord};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::store::{ApprovalRecord, CardRecord, Store, Write};
-use sscard_core::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
+use sscard_core::terminal_records::{
+    AlertRecord, BlacklistEntry, EventRecord, TerminalRecord, TerminalSessionRecord,
+};
 use sscard_core::{Error, Result};
 
 /// The file of the embedded database inside a data directory.
@@ -336,10 +338,11 @@ impl Store for SqlStore {
         row.try_get("n").map_err(storage)
     }
 
-    async fn get_terminal_session(&self, hash: &str) -> Result<Option<(String, i64)>> {
-        let query =
-            sqlx::query("SELECT terminal_no, expires_ms FROM terminal_sessions WHERE hash = $1");
-        self.optional(query.bind(hash), terminals::owner_and_expiry)
+    async fn get_terminal_session(&self, hash: &str) -> Result<Option<TerminalSessionRecord>> {
+        let query = sqlx::query(
+            "SELECT hash, terminal_no, expires_ms, master_version FROM terminal_sessions WHERE hash = $1",
+        );
+        self.optional(query.bind(hash), terminals::terminal_session)
             .await
     }
 

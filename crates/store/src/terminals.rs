@@ -5,7 +5,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use sscard_card::blacklist::Reason;
 use sscard_core::store::Write;
-use sscard_core::terminal_records::{AlertRecord, BlacklistEntry, EventRecord, TerminalRecord};
+use sscard_core::terminal_records::{
+    AlertRecord, BlacklistEntry, EventRecord, TerminalRecord, TerminalSessionRecord,
+};
 use sscard_core::{Error, Result};
 
 use crate::storage;
@@ -107,7 +109,17 @@ pub fn terminal(row: &AnyRow) -> Result<TerminalRecord> {
     })
 }
 
-/// (terminal, expiry) of a sign-in challenge or a terminal session.
+/// A terminal session.
+pub fn terminal_session(row: &AnyRow) -> Result<TerminalSessionRecord> {
+    Ok(TerminalSessionRecord {
+        hash: row.try_get("hash").map_err(storage)?,
+        terminal_no: row.try_get("terminal_no").map_err(storage)?,
+        expires_ms: row.try_get("expires_ms").map_err(storage)?,
+        master_version: row.try_get("master_version").map_err(storage)?,
+    })
+}
+
+/// (terminal, expiry) of a sign-in challenge.
 pub fn owner_and_expiry(row: &AnyRow) -> Result<(String, i64)> {
     Ok((
         row.try_get("terminal_no").map_err(storage)?,
@@ -243,11 +255,12 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 ));
             }
         }
-        Write::PutTerminalSession {
+        Write::PutTerminalSession(TerminalSessionRecord {
             hash,
             terminal_no,
             expires_ms,
-        } => {
+            master_version,
+        }) => {
             exec(
                 tx,
                 sqlx::query(
@@ -259,10 +272,11 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
             .await?;
             exec(
                 tx,
-                sqlx::query("INSERT INTO terminal_sessions (hash, terminal_no, expires_ms) VALUES ($1, $2, $3)")
+                sqlx::query("INSERT INTO terminal_sessions (hash, terminal_no, expires_ms, master_version) VALUES ($1, $2, $3, $4)")
                     .bind(hash.clone())
                     .bind(terminal_no.clone())
-                    .bind(*expires_ms),
+                    .bind(*expires_ms)
+                    .bind(*master_version),
             )
             .await?;
         }

@@ -1425,6 +1425,18 @@ async fn mac_terminals_sign_in_and_out(f: Fixture) {
         .map(|k| (k.name.clone(), k.kcv.clone()))
         .collect();
     assert_eq!(derived, delivered, "the platform derives the keys it sent");
+    // A rotation of the terminal master leaves a live session's keys as
+    // delivered; the next sign-in's come from the new version.
+    let officer = security_officer(&platform, &out).await;
+    platform
+        .rotate_key(&officer, sscard_core::platform::TERMINAL_MASTER)
+        .await
+        .unwrap();
+    assert_eq!(
+        platform.working_key_check_values(&caller).await.unwrap(),
+        delivered,
+        "the session's keys across a rotation"
+    );
     assert_eq!(delivered.len(), 3);
     for k in &outcome.working_keys {
         open_wrapped(&tmk, k);

@@ -10,10 +10,11 @@
 //! under its TMK (SM4 ECB), each with its check value.
 //!
 //! The platform stores no working key: it derives them from its terminal
-//! master (`terminal-master`, SM4, in the provider) through the terminal,
-//! the session and the key's name, so it can derive them again for the
-//! session's life — the MAC of a terminal's event reports is checked that
-//! way — and nothing of them lands in the store. A TMK is derived the same
+//! master (`terminal-master`, SM4, in the provider; the version newest at
+//! sign-in, which the session records) through the terminal, the session
+//! and the key's name, so it can derive them again for the session's life,
+//! across a rotation of the master — the MAC of a terminal's event reports
+//! is checked that way — and nothing of them lands in the store. A TMK is derived the same
 //! way from the terminal and its keying count, in another domain.
 
 use serde::Serialize;
@@ -28,7 +29,7 @@ use crate::audit::AuditEntry;
 use crate::key::{KeyAlgorithm, KeyUsage, UseKind};
 use crate::provider::KeyBlob;
 use crate::store::Write;
-use crate::terminal_records::TerminalRecord;
+use crate::terminal_records::{TerminalRecord, TerminalSessionRecord};
 use crate::{now_ms, Error, Result};
 
 /// The KMS key that terminal master keys and working keys come from.
@@ -107,6 +108,8 @@ pub struct SignedInTerminal {
     pub terminal: TerminalRecord,
     /// SM3 of its session token, hex: the working keys' derivation input.
     session_hash: String,
+    /// The terminal master version the working keys come from.
+    master_version: i64,
 }
 
 /// A MAC terminal's key, given once when it is keyed.
@@ -455,15 +458,16 @@ impl Platform {
         let session = Zeroizing::new(hex::encode(random::bytes(32)?.as_slice()));
         let hash = token_hash(&session);
         let expires_ms = now_ms() + SESSION_TTL_MS;
-        let working_keys = self.deliver_working_keys(&t, &hash).await?;
+        let (working_keys, master_version) = self.deliver_working_keys(&t, &hash).await?;
         let blacklist_version = self.blacklist_version().await?;
         let writes = vec![
             Write::SpendNonce(nonce.into()),
-            Write::PutTerminalSession {
+            Write::PutTerminalSession(TerminalSessionRecord {
                 hash,
                 terminal_no: no.into(),
                 expires_ms,
-            },
+                master_version,
+            }),
         ];
         let mut entry = AuditEntry::ok(&format!("terminal-{no}"), "terminal.signin", no)
             .with("auth", t.auth.clone())
@@ -522,14 +526,15 @@ impl Platform {
         )
     }
 
-    /// The session's working keys, each protected for the terminal.
+    /// The session's working keys, each protected for the terminal, and the
+    /// version of the terminal master they come from (the newest).
     async fn deliver_working_keys(
         &self,
         t: &TerminalRecord,
         session_hash: &str,
-    ) -> Result<Vec<WorkingKey>> {
+    ) -> Result<(Vec<WorkingKey>, i64)> {
         let session = super::terminal_session(&t.terminal_no)?;
-        let (master, _) = self
+        let (master, master_version) = self
             .terminal_master(&session, None, UseKind::Protect)
             .await?;
         // What protects the keys for the terminal: its TMK (derived from
@@ -573,7 +578,16 @@ impl Platform {
                 kcv,
             });
         }
-        Ok(out)
+        Ok((out, master_version))
+    }
+
+    /// The terminal master version a session's working keys come from.
+    async fn session_master(&self, caller: &SignedInTerminal) -> Result<KeyBlob> {
+        let session = super::terminal_session(&caller.terminal.terminal_no)?;
+        let (master, _) = self
+            .terminal_master(&session, Some(caller.master_version), UseKind::Process)
+            .await?;
+        Ok(master)
     }
 
     /// The check values of a live session's working keys, derived again:
@@ -583,10 +597,7 @@ impl Platform {
         caller: &SignedInTerminal,
     ) -> Result<Vec<(String, String)>> {
         let t = &caller.terminal;
-        let session = super::terminal_session(&t.terminal_no)?;
-        let (master, _) = self
-            .terminal_master(&session, None, UseKind::Process)
-            .await?;
+        let master = self.session_master(caller).await?;
         let mut out = Vec::new();
         for name in WORKING_KEYS {
             let key = self.working_key(&master, &t.terminal_no, &caller.session_hash, name)?;
@@ -616,10 +627,7 @@ impl Platform {
         if mac.len() != MAC_LEN {
             return Err(refused());
         }
-        let session = super::terminal_session(&t.terminal_no)?;
-        let (master, _) = self
-            .terminal_master(&session, None, UseKind::Process)
-            .await?;
+        let master = self.session_master(caller).await?;
         let path = working_key_path(&t.terminal_no, &caller.session_hash, "mac")?;
         let check = CardOperation::VerifyMac {
             iv: None,
@@ -642,12 +650,13 @@ impl Platform {
     pub async fn terminal_of_session(&self, token: &str) -> Result<SignedInTerminal> {
         self.unsealed()?;
         let session_hash = token_hash(token);
-        let (no, expires) = self
+        let stored = self
             .store
             .get_terminal_session(&session_hash)
             .await?
             .ok_or(Error::Unauthenticated("unknown terminal session"))?;
-        if expires <= now_ms() {
+        let no = stored.terminal_no;
+        if stored.expires_ms <= now_ms() {
             return Err(Error::Unauthenticated("terminal session expired"));
         }
         let terminal = self.terminal(&no).await?;
@@ -660,6 +669,7 @@ impl Platform {
         Ok(SignedInTerminal {
             terminal,
             session_hash,
+            master_version: stored.master_version,
         })
     }
 
