@@ -28,6 +28,16 @@ struct Platform {
 }
 
 impl Platform {
+    /// A `serve --dev` in `dir` with its system and security administrators logged in.
+    fn start(dir: &Path) -> Self {
+        let server = Server::dev(dir, &[]);
+        Self {
+            system: server.login("system"),
+            security: server.login("security"),
+            server,
+        }
+    }
+
     fn sys(&self, args: &[&str]) -> std::process::Output {
         self.server.run_as(&self.system, args)
     }
@@ -71,12 +81,7 @@ fn holder(dir: &Path) -> String {
 #[test]
 fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
     let d = scratch("terminal-walk");
-    let server = Server::dev(&d, &[]);
-    let p = Platform {
-        system: server.login("system"),
-        security: server.login("security"),
-        server,
-    };
+    let p = Platform::start(&d);
     let terminal = arg(&d, "terminal.json");
     // Enrollment needs a registered terminal.
     assert!(fails(
@@ -281,12 +286,7 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
 #[test]
 fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
     let d = scratch("terminal-refusals");
-    let server = Server::dev(&d, &[]);
-    let p = Platform {
-        system: server.login("system"),
-        security: server.login("security"),
-        server,
-    };
+    let p = Platform::start(&d);
     let addr = p.server.addr.clone();
     // An unregistered terminal: no challenge, and a sign-in anyway, are
     // refused, each an event.
@@ -511,12 +511,7 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
 #[test]
 fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
     let d = scratch("terminal-mac");
-    let server = Server::dev(&d, &[]);
-    let p = Platform {
-        system: server.login("system"),
-        security: server.login("security"),
-        server,
-    };
+    let p = Platform::start(&d);
     let addr = p.server.addr.clone();
     let no = "330300000055";
     // Its PSAM, another PSAM, and a card of the region.
