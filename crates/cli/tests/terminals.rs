@@ -38,6 +38,34 @@ impl Platform {
         }
     }
 
+    /// Region 330300 provisioned, a card personalized (its path is
+    /// returned) and a PSAM issued to `dir/file` for each terminal number.
+    fn card_and_psams(&self, dir: &Path, psams: &[(&str, &str)]) -> String {
+        ok(self.sec(&["key", "provision-region", "--region", "330300"]));
+        let card = arg(dir, "card.json");
+        ok(self.sec(&[
+            "card",
+            "personalize",
+            "--holder",
+            &holder(dir),
+            "--out",
+            &card,
+        ]));
+        for (terminal_no, file) in psams {
+            ok(self.sec(&[
+                "card",
+                "issue-psam",
+                "--region",
+                "330300",
+                "--terminal-no",
+                terminal_no,
+                "--out",
+                &arg(dir, file),
+            ]));
+        }
+        card
+    }
+
     fn sys(&self, args: &[&str]) -> std::process::Output {
         self.server.run_as(&self.system, args)
     }
@@ -154,26 +182,8 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
     assert_signin_parameters(&signed);
 
     // A card, read at this terminal.
-    ok(p.sec(&["key", "provision-region", "--region", "330300"]));
-    let (card, psam) = (arg(&d, "card.json"), arg(&d, "psam.json"));
-    ok(p.sec(&[
-        "card",
-        "personalize",
-        "--holder",
-        &holder(&d),
-        "--out",
-        &card,
-    ]));
-    ok(p.sec(&[
-        "card",
-        "issue-psam",
-        "--region",
-        "330300",
-        "--terminal-no",
-        "000000000042",
-        "--out",
-        &psam,
-    ]));
+    let card = p.card_and_psams(&d, &[("000000000042", "psam.json")]);
+    let psam = arg(&d, "psam.json");
     let read = [
         "terminal",
         "read",
@@ -413,26 +423,8 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         "60",
         "--suspend",
     ]));
-    ok(p.sec(&["key", "provision-region", "--region", "330300"]));
-    let (card, psam) = (arg(&d, "card.json"), arg(&d, "psam.json"));
-    ok(p.sec(&[
-        "card",
-        "personalize",
-        "--holder",
-        &holder(&d),
-        "--out",
-        &card,
-    ]));
-    ok(p.sec(&[
-        "card",
-        "issue-psam",
-        "--region",
-        "330300",
-        "--terminal-no",
-        "000000000042",
-        "--out",
-        &psam,
-    ]));
+    let card = p.card_and_psams(&d, &[("000000000042", "psam.json")]);
+    let psam = arg(&d, "psam.json");
     let mut forged: Value = serde_json::from_str(&std::fs::read_to_string(&card).unwrap()).unwrap();
     forged["keys"]["1"]["key"] = json!("00112233445566778899AABBCCDDEEFF");
     std::fs::write(d.join("forged.json"), forged.to_string()).unwrap();
@@ -515,32 +507,11 @@ fn a_terminal_without_sm2_signs_in_by_mac_and_signs_out() {
     let addr = p.server.addr.clone();
     let no = "330300000055";
     // Its PSAM, another PSAM, and a card of the region.
-    ok(p.sec(&["key", "provision-region", "--region", "330300"]));
-    let (card, psam, other) = (
-        arg(&d, "card.json"),
-        arg(&d, "psam.json"),
-        arg(&d, "other-psam.json"),
+    let card = p.card_and_psams(
+        &d,
+        &[(no, "psam.json"), ("330300000056", "other-psam.json")],
     );
-    for (terminal_no, out) in [(no, &psam), ("330300000056", &other)] {
-        ok(p.sec(&[
-            "card",
-            "issue-psam",
-            "--region",
-            "330300",
-            "--terminal-no",
-            terminal_no,
-            "--out",
-            out,
-        ]));
-    }
-    ok(p.sec(&[
-        "card",
-        "personalize",
-        "--holder",
-        &holder(&d),
-        "--out",
-        &card,
-    ]));
+    let (psam, other) = (arg(&d, "psam.json"), arg(&d, "other-psam.json"));
     ok(p.sys(&[
         "terminal",
         "register",
