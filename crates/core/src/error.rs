@@ -99,6 +99,11 @@ pub enum Error {
     /// The thing exists already.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// What an action was decided on changed before it could commit
+    /// (another request changed the same record at the same moment):
+    /// nothing was done, and the caller may try again.
+    #[error("{0} changed while this request was decided; nothing was done, try again")]
+    Stale(String),
     /// Stored data failed its integrity check (barrier tag, audit chain).
     #[error("integrity failure: {0}")]
     Integrity(String),

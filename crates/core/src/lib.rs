@@ -22,7 +22,8 @@ mod role;
 pub mod seal;
 pub mod store;
 pub mod terminal_records;
+pub mod text;
 
-pub use clock::now_ms;
+pub use clock::{format_time, now_ms};
 pub use error::{Error, Result};
 pub use role::Role;

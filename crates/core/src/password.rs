@@ -52,6 +52,22 @@ pub fn verify(password: &str, encoded: &[u8]) -> Result<bool> {
     Ok(ct_eq(derived.as_slice(), expected))
 }
 
+/// Spends the time of one [`verify`] at the current cost without checking
+/// anything: a login for a name that is no account (or may not log in)
+/// takes as long as one for an account, so timing does not tell which names
+/// exist.
+pub fn spend_equal_time(password: &str) -> Result<()> {
+    static DUMMY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let dummy = match DUMMY.get() {
+        Some(d) => d,
+        None => {
+            let made = hash("not an account of this platform")?;
+            DUMMY.get_or_init(|| made.to_vec())
+        }
+    };
+    verify(password, dummy).map(|_| ())
+}
+
 /// A random one-time password: 20 characters from an alphabet without
 /// look-alikes, about 116 bits.
 pub fn generate() -> Result<Zeroizing<String>> {

@@ -14,6 +14,13 @@ use crate::terminal_records::{
 use crate::Result;
 
 /// One change of state, applied with its audit record in one transaction.
+///
+/// A write that changes a row carries its precondition: the values the
+/// change was decided on (`expect`), which must still hold when it commits.
+/// An update that finds its row changed, gone or already decided fails the
+/// whole transaction with [`Error::Stale`](crate::Error::Stale), audit
+/// record included, so that no decision is applied over a state it did not
+/// see. Updates set only the columns they name.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Write {
@@ -24,8 +31,24 @@ pub enum Write {
         /// The value (sealed by the barrier if secret).
         value: Vec<u8>,
     },
+    /// Creates a platform-wide value that must not exist yet; fails with
+    /// `Stale` if it does.
+    InsertMeta {
+        /// The name.
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// A precondition only: the value of `key` is still `value` (`None`:
+    /// still absent); fails with `Stale` otherwise.
+    ExpectMeta {
+        /// The name.
+        key: String,
+        /// The value read, or `None` if there was none.
+        value: Option<Vec<u8>>,
+    },
     /// Replaces a value only if it still holds `expected` (compare and
-    /// swap), failing with `Conflict` otherwise.
+    /// swap), failing with `Stale` otherwise.
     ReplaceMeta {
         /// The name.
         key: String,
@@ -36,23 +59,52 @@ pub enum Write {
     },
     /// Creates an operator, failing with `Conflict` if the name is taken.
     InsertOperator(Operator),
-    /// Replaces an existing operator.
-    UpdateOperator(Operator),
+    /// Changes the columns `set` of an operator whose columns `expect`
+    /// still hold their values.
+    UpdateOperator {
+        /// The operator.
+        name: OperatorName,
+        /// What the change was decided on.
+        expect: Vec<OperatorField>,
+        /// What changes.
+        set: Vec<OperatorField>,
+    },
     /// Stores a token hash.
     PutToken(TokenRow),
     /// Removes every token of an operator.
     DeleteTokensOf(OperatorName),
+    /// Ends every operator token and every terminal session (sealing).
+    EndAllSessions,
     /// Creates a key, failing with `Conflict` if the name is taken.
     InsertKey(KeyRecord),
-    /// Replaces a key's metadata.
-    UpdateKey(KeyRecord),
-    /// Adds a version of a key.
+    /// Changes the columns `set` of a key whose columns `expect` still
+    /// hold their values, and counts a use if `count_use`.
+    UpdateKey {
+        /// The key.
+        name: KeyName,
+        /// What the change (or the use) was decided on.
+        expect: Vec<KeyField>,
+        /// What changes.
+        set: Vec<KeyField>,
+        /// Adds one to the key's use counter (`uses = uses + 1`).
+        count_use: bool,
+    },
+    /// Adds a version of a key (fails with `Conflict` if that version exists).
     InsertKeyVersion(KeyVersionRecord),
     /// Erases the material of every version of a key (destruction).
     EraseKeyMaterial(KeyName),
-    /// Creates or replaces a terminal.
-    PutTerminal(TerminalRecord),
-    /// Stores a sign-in challenge.
+    /// Creates a terminal, failing with `Conflict` if its number is taken.
+    InsertTerminal(TerminalRecord),
+    /// Replaces a terminal's record with `set` if it still is `expect`
+    /// (the record as read); only the columns that differ are written.
+    UpdateTerminal {
+        /// The record as read.
+        expect: Box<TerminalRecord>,
+        /// The record as it is to be.
+        set: Box<TerminalRecord>,
+    },
+    /// Stores a sign-in challenge, unless the terminal already has
+    /// `max_live` unexpired ones (then fails with `TooManyRequests`).
     PutNonce {
         /// The challenge, hex.
         nonce: String,
@@ -60,6 +112,10 @@ pub enum Write {
         terminal_no: String,
         /// Until.
         expires_ms: i64,
+        /// Now, for counting the live challenges.
+        now_ms: i64,
+        /// The most live challenges a terminal may hold.
+        max_live: i64,
     },
     /// Spends a sign-in challenge; fails with `NotFound` if it is gone
     /// (spent or never made), which refuses a replayed sign-in.
@@ -69,33 +125,56 @@ pub enum Write {
     /// Ends a terminal session (sign-out), by the hash of its token; fails
     /// with `NotFound` if there is none.
     EndTerminalSession(String),
-    /// Creates or replaces a blacklist entry.
-    PutBlacklistEntry(BlacklistEntry),
+    /// Creates or replaces a blacklist entry, if the card's entry is still
+    /// `expect` (`None`: the card had none).
+    PutBlacklistEntry {
+        /// The entry as read.
+        expect: Option<BlacklistEntry>,
+        /// The entry as it is to be.
+        entry: BlacklistEntry,
+    },
     /// Adds a security event.
     InsertEvent(EventRecord),
-    /// Creates or replaces an alert.
-    PutAlert(AlertRecord),
+    /// Raises an alert, unless an open alert of the same rule and subject
+    /// exists (then fails with `Stale`: the alert is raised already).
+    InsertAlert(AlertRecord),
+    /// Acknowledges an alert that is still open.
+    AckAlert {
+        /// The alert.
+        id: String,
+        /// Who acknowledges it.
+        by: String,
+    },
     /// Adds a card to the registry (fails with `Conflict` if its id or
     /// holder is there already).
     InsertCard(CardRecord),
-    /// Moves a card to a state (`issued`), at a time.
+    /// Moves a card from state `from` to `state`, at a time.
     SetCardState {
         /// The 卡识别码, hex.
         card_id: String,
+        /// The state the move was decided on.
+        from: String,
         /// The new state.
         state: String,
         /// When.
         at_ms: i64,
     },
-    /// Changes a key's usage (after a second administrator's approval).
-    SetKeyUsage {
-        /// The key.
-        name: KeyName,
-        /// Its new usage.
-        usage: crate::key::KeyUsage,
+    /// Files a new approval (fails with `Conflict` if its id exists).
+    InsertApproval(ApprovalRecord),
+    /// Decides an approval that is still pending and unexpired at
+    /// `now_ms`; drops its sealed payload.
+    DecideApproval {
+        /// The approval.
+        id: String,
+        /// `approved` or `denied`.
+        state: String,
+        /// Who decided.
+        decided_by: String,
+        /// What the approved operation produced for the requester.
+        result: Vec<u8>,
+        /// Now.
+        now_ms: i64,
     },
-    /// Creates or replaces an approval.
-    PutApproval(ApprovalRecord),
     /// Replaces a sealed value with the same value sealed under a newer
     /// keyring term, only if it still holds `expected` (a value changed or
     /// erased meanwhile is left as it is).
@@ -107,6 +186,50 @@ pub enum Write {
         /// The value sealed under the newest term.
         value: Vec<u8>,
     },
+}
+
+/// A column of an operator's row with a value, in an
+/// [`Write::UpdateOperator`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OperatorField {
+    /// The role (`None`: no role yet).
+    Role(Option<crate::Role>),
+    /// Disabled.
+    Disabled(bool),
+    /// On a one-time password.
+    MustChangePassword(bool),
+    /// Failed logins since the last success.
+    FailedLogins(i64),
+    /// Locked until (ms since the epoch).
+    LockedUntilMs(i64),
+    /// The barrier-sealed password hash.
+    Password(Vec<u8>),
+}
+
+impl core::fmt::Debug for OperatorField {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Role(r) => write!(f, "Role({r:?})"),
+            Self::Disabled(d) => write!(f, "Disabled({d})"),
+            Self::MustChangePassword(m) => write!(f, "MustChangePassword({m})"),
+            Self::FailedLogins(n) => write!(f, "FailedLogins({n})"),
+            Self::LockedUntilMs(t) => write!(f, "LockedUntilMs({t})"),
+            Self::Password(_) => f.write_str("Password(..)"),
+        }
+    }
+}
+
+/// A column of a key's row with a value, in a [`Write::UpdateKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyField {
+    /// Lifecycle state.
+    State(crate::key::KeyState),
+    /// Minimum version.
+    MinVersion(i64),
+    /// Usage.
+    Usage(crate::key::KeyUsage),
 }
 
 /// A place in storage that holds a barrier-sealed value.
@@ -169,6 +292,20 @@ pub struct ApprovalRecord {
     pub decided_by: String,
     /// What the approved operation produced for the requester (empty if nothing).
     pub result: Vec<u8>,
+    /// What is being approved, for the approver's eyes: a JSON object of
+    /// names and values, none of them secret.
+    pub details: String,
+}
+
+impl ApprovalRecord {
+    /// The details as names and values.
+    pub fn details(&self) -> crate::Result<std::collections::BTreeMap<String, String>> {
+        if self.details.is_empty() {
+            return Ok(Default::default());
+        }
+        serde_json::from_str(&self.details)
+            .map_err(|_| crate::Error::Integrity(format!("details of approval {}", self.id)))
+    }
 }
 
 impl core::fmt::Debug for ApprovalRecord {

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod guarded;
 mod rows;
 mod terminals;
 

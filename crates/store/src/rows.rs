@@ -7,9 +7,10 @@ use sscard_core::key::{
     KeyAlgorithm, KeyLevel, KeyName, KeyRecord, KeyState, KeyUsage, KeyVersionRecord,
 };
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
-use sscard_core::store::{ApprovalRecord, CardRecord, SealedSlot, Write};
+use sscard_core::store::{ApprovalRecord, CardRecord, KeyField, OperatorField, SealedSlot, Write};
 use sscard_core::{now_ms, Error, Result, Role};
 
+use crate::guarded::{Update, Value};
 use crate::storage;
 
 macro_rules! operator_columns {
@@ -41,7 +42,7 @@ pub const SELECT_KEY_VERSIONS: &str = "SELECT name, version, material, kcv, crea
 
 macro_rules! approval_columns {
     () => {
-        "id, action, target, requester, payload, state, created_ms, expires_ms, decided_by, result"
+        "id, action, target, requester, payload, state, created_ms, expires_ms, decided_by, result, details"
     };
 }
 
@@ -58,7 +59,7 @@ pub const SELECT_APPROVALS: &str = concat!(
 const INSERT_APPROVAL: &str = concat!(
     "INSERT INTO approvals (",
     approval_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
 
 pub const SELECT_OPERATOR: &str = concat!(
@@ -194,6 +195,7 @@ pub fn approval(row: &AnyRow) -> Result<ApprovalRecord> {
         expires_ms: row.try_get("expires_ms").map_err(storage)?,
         decided_by: row.try_get("decided_by").map_err(storage)?,
         result: row.try_get("result").map_err(storage)?,
+        details: row.try_get("details").map_err(storage)?,
     })
 }
 
@@ -226,6 +228,30 @@ pub fn audit(row: &AnyRow) -> Result<AuditRecord> {
     })
 }
 
+/// The column and value of an operator field.
+fn operator_field(field: OperatorField) -> Result<(&'static str, Value)> {
+    Ok(match field {
+        OperatorField::Role(role) => ("role", Value::OptText(role.map(|r| r.as_str().into()))),
+        OperatorField::Disabled(d) => ("disabled", Value::Int(flag(d))),
+        OperatorField::MustChangePassword(m) => ("must_change", Value::Int(flag(m))),
+        OperatorField::FailedLogins(n) => ("failed_logins", Value::Int(n)),
+        OperatorField::LockedUntilMs(t) => ("locked_until_ms", Value::Int(t)),
+        OperatorField::Password(p) => ("password", Value::Bytes(p)),
+        other => return Err(Error::Storage(format!("no column for {other:?}"))),
+    })
+}
+
+/// The column and value of a key field.
+fn key_field(field: &KeyField) -> Result<(&'static str, Value)> {
+    Ok(match field {
+        KeyField::State(s) => ("state", Value::Text(s.as_str().into())),
+        KeyField::MinVersion(v) => ("min_version", Value::Int(*v)),
+        KeyField::Usage(u) => ("usage", Value::Text(u.as_str().into())),
+        other => return Err(Error::Storage(format!("no column for {other:?}"))),
+    })
+}
+
+/// Applies one write inside the commit's transaction.
 pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<()> {
     match write {
         Write::PutMeta { key, value } => {
@@ -242,23 +268,45 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .await
                 .map_err(storage)?;
         }
+        Write::InsertMeta { key, value } => {
+            let present = sqlx::query("SELECT key FROM meta WHERE key = $1")
+                .bind(&key)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(storage)?;
+            if present.is_some() {
+                return Err(Error::Stale(key));
+            }
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+                .bind(key)
+                .bind(value)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        Write::ExpectMeta { key, value } => {
+            let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+                .bind(&key)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(storage)?;
+            let stored = row
+                .map(|r| r.try_get::<Vec<u8>, _>("value").map_err(storage))
+                .transpose()?;
+            if stored != value {
+                return Err(Error::Stale(key));
+            }
+        }
         Write::ReplaceMeta {
             key,
             expected,
             value,
         } => {
-            let done = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value = $3")
-                .bind(value)
-                .bind(&key)
-                .bind(expected)
-                .execute(&mut **tx)
-                .await
-                .map_err(storage)?;
-            if done.rows_affected() != 1 {
-                return Err(Error::Conflict(format!(
-                    "{key} was changed by another node"
-                )));
-            }
+            Update::row("meta", "key", Value::Text(key.clone()), key)
+                .set("value", Value::Bytes(value))
+                .expect("value", Value::Bytes(expected))
+                .run(tx)
+                .await?;
         }
         Write::InsertOperator(op) => {
             sqlx::query(INSERT_OPERATOR)
@@ -274,24 +322,22 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .await
                 .map_err(storage)?;
         }
-        Write::UpdateOperator(op) => {
-            let done = sqlx::query(
-                "UPDATE operators SET role = $1, disabled = $2, must_change = $3, failed_logins = $4, \
-                 locked_until_ms = $5, password = $6 WHERE name = $7",
-            )
-            .bind(op.role.map(|r| r.as_str().to_string()))
-            .bind(flag(op.disabled))
-            .bind(flag(op.must_change_password))
-            .bind(op.failed_logins)
-            .bind(op.locked_until_ms)
-            .bind(op.password)
-            .bind(op.name.as_str().to_string())
-            .execute(&mut **tx)
-            .await
-            .map_err(storage)?;
-            if done.rows_affected() != 1 {
-                return Err(Error::NotFound(format!("operator {}", op.name)));
+        Write::UpdateOperator { name, expect, set } => {
+            let mut update = Update::row(
+                "operators",
+                "name",
+                Value::Text(name.as_str().into()),
+                format!("operator {name}"),
+            );
+            for field in set {
+                let (column, value) = operator_field(field)?;
+                update = update.set(column, value);
             }
+            for field in expect {
+                let (column, value) = operator_field(field)?;
+                update = update.expect(column, value);
+            }
+            update.run(tx).await?;
         }
         Write::PutToken(token) => {
             sqlx::query("DELETE FROM tokens WHERE expires_ms < $1")
@@ -307,6 +353,14 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;
+        }
+        Write::EndAllSessions => {
+            for table in ["tokens", "terminal_sessions"] {
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(storage)?;
+            }
         }
         Write::DeleteTokensOf(name) => {
             sqlx::query("DELETE FROM tokens WHERE operator = $1")
@@ -334,22 +388,30 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .await
                 .map_err(storage)?;
         }
-        Write::UpdateKey(key) => {
-            // Algorithm, usage, level, region and exportable never change here:
-            // changing them is its own, dual-controlled operation.
-            let done = sqlx::query(
-                "UPDATE keys SET state = $1, min_version = $2, uses = $3 WHERE name = $4",
-            )
-            .bind(key.state.as_str())
-            .bind(key.min_version)
-            .bind(key.uses)
-            .bind(key.name.as_str().to_string())
-            .execute(&mut **tx)
-            .await
-            .map_err(storage)?;
-            if done.rows_affected() != 1 {
-                return Err(Error::NotFound(format!("key {}", key.name)));
+        Write::UpdateKey {
+            name,
+            expect,
+            set,
+            count_use,
+        } => {
+            let mut update = Update::row(
+                "keys",
+                "name",
+                Value::Text(name.as_str().into()),
+                format!("key {name}"),
+            );
+            for field in &set {
+                let (column, value) = key_field(field)?;
+                update = update.set(column, value);
             }
+            for field in &expect {
+                let (column, value) = key_field(field)?;
+                update = update.expect(column, value);
+            }
+            if count_use {
+                update = update.increment("uses");
+            }
+            update.run(tx).await?;
         }
         Write::InsertKeyVersion(v) => {
             sqlx::query("INSERT INTO key_versions (name, version, material, kcv, created_ms) VALUES ($1, $2, $3, $4, $5)")
@@ -424,38 +486,47 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
         }
         Write::SetCardState {
             card_id,
+            from,
             state,
             at_ms,
         } => {
-            let done =
-                sqlx::query("UPDATE cards SET state = $1, issued_ms = $2 WHERE card_id = $3")
-                    .bind(&state)
-                    .bind(at_ms)
-                    .bind(&card_id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(storage)?;
+            Update::row(
+                "cards",
+                "card_id",
+                Value::Text(card_id.clone()),
+                format!("card {card_id}"),
+            )
+            .set("state", Value::Text(state))
+            .set("issued_ms", Value::Int(at_ms))
+            .expect("state", Value::Text(from))
+            .run(tx)
+            .await?;
+        }
+        Write::DecideApproval {
+            id,
+            state,
+            decided_by,
+            result,
+            now_ms,
+        } => {
+            let done = sqlx::query(
+                "UPDATE approvals SET state = $1, decided_by = $2, result = $3, payload = $4 \
+                 WHERE id = $5 AND state = 'pending' AND expires_ms > $6",
+            )
+            .bind(state)
+            .bind(decided_by)
+            .bind(result)
+            .bind(Vec::<u8>::new())
+            .bind(&id)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await
+            .map_err(storage)?;
             if done.rows_affected() != 1 {
-                return Err(Error::NotFound(format!("card {card_id}")));
+                return Err(Error::Stale(format!("approval {id}")));
             }
         }
-        Write::SetKeyUsage { name, usage } => {
-            let done = sqlx::query("UPDATE keys SET usage = $1 WHERE name = $2")
-                .bind(usage.as_str())
-                .bind(name.as_str().to_string())
-                .execute(&mut **tx)
-                .await
-                .map_err(storage)?;
-            if done.rows_affected() != 1 {
-                return Err(Error::NotFound(format!("key {name}")));
-            }
-        }
-        Write::PutApproval(a) => {
-            sqlx::query("DELETE FROM approvals WHERE id = $1")
-                .bind(&a.id)
-                .execute(&mut **tx)
-                .await
-                .map_err(storage)?;
+        Write::InsertApproval(a) => {
             sqlx::query(INSERT_APPROVAL)
                 .bind(a.id)
                 .bind(a.action)
@@ -467,6 +538,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .bind(a.expires_ms)
                 .bind(a.decided_by)
                 .bind(a.result)
+                .bind(a.details)
                 .execute(&mut **tx)
                 .await
                 .map_err(storage)?;

@@ -10,6 +10,7 @@ use sscard_core::terminal_records::{
 };
 use sscard_core::{Error, Result};
 
+use crate::guarded::{Update, Value};
 use crate::storage;
 
 macro_rules! terminal_columns {
@@ -187,16 +188,30 @@ async fn exec<'q>(
         .rows_affected())
 }
 
+/// Every column of a terminal's row but its number, with its value.
+fn terminal_values(t: &TerminalRecord) -> [(&'static str, Value); 14] {
+    [
+        ("serial", Value::Text(t.serial.clone())),
+        ("institution", Value::Text(t.institution.clone())),
+        ("location", Value::Text(t.location.clone())),
+        ("kind", Value::Text(t.kind.clone())),
+        ("state", Value::Text(t.state.clone())),
+        ("psam", Value::Text(t.psam.clone())),
+        ("public_key", Value::Text(t.public_key.clone())),
+        ("cert_serial", Value::Text(t.cert_serial.clone())),
+        ("cert_expires", Value::Int(t.cert_expires_ms)),
+        ("state_ms", Value::Int(t.state_ms)),
+        ("created_ms", Value::Int(t.created_ms)),
+        ("auth", Value::Text(t.auth.clone())),
+        ("key_version", Value::Int(t.key_version)),
+        ("master_version", Value::Int(t.master_version)),
+    ]
+}
+
 /// Applies a terminal-security write; `Ok(false)` when `write` is not one.
 pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<bool> {
     match write {
-        Write::PutTerminal(t) => {
-            exec(
-                tx,
-                sqlx::query("DELETE FROM terminals WHERE terminal_no = $1")
-                    .bind(t.terminal_no.clone()),
-            )
-            .await?;
+        Write::InsertTerminal(t) => {
             exec(
                 tx,
                 sqlx::query(concat!(
@@ -222,17 +237,56 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
             )
             .await?;
         }
+        Write::UpdateTerminal { expect, set } => {
+            if expect.terminal_no != set.terminal_no {
+                return Err(Error::Storage("a terminal keeps its number".into()));
+            }
+            let mut update = Update::row(
+                "terminals",
+                "terminal_no",
+                Value::Text(expect.terminal_no.clone()),
+                format!("terminal {}", expect.terminal_no),
+            );
+            let before = terminal_values(expect);
+            for ((column, old), (_, new)) in before.iter().zip(terminal_values(set)) {
+                if *old != new {
+                    update = update.set(column, new);
+                }
+            }
+            for (column, old) in before {
+                update = update.expect(column, old);
+            }
+            update.run(tx).await?;
+        }
         Write::PutNonce {
             nonce,
             terminal_no,
             expires_ms,
+            now_ms,
+            max_live,
         } => {
             exec(
                 tx,
-                sqlx::query("DELETE FROM signin_nonces WHERE expires_ms < $1")
-                    .bind(sscard_core::now_ms()),
+                sqlx::query("DELETE FROM signin_nonces WHERE expires_ms < $1").bind(*now_ms),
             )
             .await?;
+            // Counted inside the transaction, after the audit head's lock:
+            // concurrent challenges of one terminal are counted one by one.
+            let live: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM signin_nonces WHERE terminal_no = $1 AND expires_ms > $2",
+            )
+            .bind(terminal_no.clone())
+            .bind(*now_ms)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(storage)?
+            .try_get("n")
+            .map_err(storage)?;
+            if live >= *max_live {
+                return Err(Error::TooManyRequests(format!(
+                    "terminal {terminal_no} has {live} unanswered sign-in challenges; answer one or wait for them to expire"
+                )));
+            }
             exec(
                 tx,
                 sqlx::query("INSERT INTO signin_nonces (nonce, terminal_no, expires_ms) VALUES ($1, $2, $3)")
@@ -291,26 +345,52 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 return Err(Error::NotFound("terminal session".into()));
             }
         }
-        Write::PutBlacklistEntry(e) => {
-            exec(
-                tx,
-                sqlx::query("DELETE FROM blacklist WHERE card_id = $1").bind(e.card_id.clone()),
-            )
-            .await?;
-            exec(
-                tx,
-                sqlx::query(concat!(
-                    "INSERT INTO blacklist (",
-                    blacklist_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5)"
-                ))
-                .bind(e.card_id.clone())
-                .bind(e.reason.clone())
-                .bind(e.added_version)
-                .bind(e.removed_version)
-                .bind(e.updated_ms),
-            )
-            .await?;
+        Write::PutBlacklistEntry { expect, entry: e } => {
+            let what = format!("the blacklist entry of card {}", e.card_id);
+            match expect {
+                Some(old) => {
+                    Update::row(
+                        "blacklist",
+                        "card_id",
+                        Value::Text(old.card_id.clone()),
+                        what,
+                    )
+                    .set("reason", Value::Text(e.reason.clone()))
+                    .set("added_version", Value::Int(e.added_version))
+                    .set("removed_version", Value::Int(e.removed_version))
+                    .set("updated_ms", Value::Int(e.updated_ms))
+                    .expect("reason", Value::Text(old.reason.clone()))
+                    .expect("added_version", Value::Int(old.added_version))
+                    .expect("removed_version", Value::Int(old.removed_version))
+                    .expect("updated_ms", Value::Int(old.updated_ms))
+                    .run(tx)
+                    .await?;
+                }
+                None => {
+                    let present = sqlx::query("SELECT card_id FROM blacklist WHERE card_id = $1")
+                        .bind(e.card_id.clone())
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(storage)?;
+                    if present.is_some() {
+                        return Err(Error::Stale(what));
+                    }
+                    exec(
+                        tx,
+                        sqlx::query(concat!(
+                            "INSERT INTO blacklist (",
+                            blacklist_columns!(),
+                            ") VALUES ($1, $2, $3, $4, $5)"
+                        ))
+                        .bind(e.card_id.clone())
+                        .bind(e.reason.clone())
+                        .bind(e.added_version)
+                        .bind(e.removed_version)
+                        .bind(e.updated_ms),
+                    )
+                    .await?;
+                }
+            }
         }
         Write::InsertEvent(e) => {
             exec(
@@ -330,12 +410,18 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
             )
             .await?;
         }
-        Write::PutAlert(a) => {
-            exec(
-                tx,
-                sqlx::query("DELETE FROM alerts WHERE id = $1").bind(a.id.clone()),
+        Write::InsertAlert(a) => {
+            let open = sqlx::query(
+                "SELECT id FROM alerts WHERE rule = $1 AND subject = $2 AND state = 'open'",
             )
-            .await?;
+            .bind(a.rule.clone())
+            .bind(a.subject.clone())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(storage)?;
+            if open.is_some() {
+                return Err(Error::Stale(format!("the open alert of {}", a.subject)));
+            }
             exec(
                 tx,
                 sqlx::query(concat!(
@@ -352,6 +438,19 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                 .bind(a.state.clone())
                 .bind(a.acked_by.clone()),
             )
+            .await?;
+        }
+        Write::AckAlert { id, by } => {
+            Update::row(
+                "alerts",
+                "id",
+                Value::Text(id.clone()),
+                format!("alert {id}"),
+            )
+            .set("state", Value::Text("acknowledged".into()))
+            .set("acked_by", Value::Text(by.clone()))
+            .expect("state", Value::Text("open".into()))
+            .run(tx)
             .await?;
         }
         _ => return Ok(false),

@@ -19,7 +19,7 @@ use sscard_core::audit::{AuditEntry, ChainVerifier};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::platform::{InitOptions, Platform};
 use sscard_core::seal::{self, SealConfig};
-use sscard_core::store::{Store, Write};
+use sscard_core::store::{OperatorField, Store, Write};
 use sscard_core::{now_ms, Error, Role};
 use sscard_gm::mac::{self, MacAlgorithm};
 use sscard_gm::{diversify, kcv, BlockAlgorithm, BlockKey};
@@ -178,12 +178,51 @@ async fn operators_insert_update_list_and_conflict(f: Fixture) {
         .unwrap();
     assert_eq!(bob.password, vec![1, 2, 3, 0, 255]);
     assert_eq!(bob.role, None);
+    // An update sets only the columns it names, over the values it expects.
+    s.commit(
+        vec![Write::UpdateOperator {
+            name: bob.name.clone(),
+            expect: vec![OperatorField::Role(None), OperatorField::FailedLogins(0)],
+            set: vec![
+                OperatorField::Role(Some(Role::Audit)),
+                OperatorField::FailedLogins(3),
+                OperatorField::Disabled(true),
+            ],
+        }],
+        entry(2),
+    )
+    .await
+    .unwrap();
     bob.role = Some(Role::Audit);
     bob.failed_logins = 3;
     bob.disabled = true;
-    s.commit(vec![Write::UpdateOperator(bob.clone())], entry(2))
+    assert_eq!(s.get_operator(&bob.name).await.unwrap().unwrap(), bob);
+    // An update whose expectation no longer holds fails as stale, and
+    // nothing of its transaction happens.
+    let before = s.audit_head().await.unwrap().unwrap().seq;
+    let stale = s
+        .commit(
+            vec![
+                Write::PutMeta {
+                    key: "y".into(),
+                    value: vec![2],
+                },
+                Write::UpdateOperator {
+                    name: bob.name.clone(),
+                    expect: vec![OperatorField::FailedLogins(0)],
+                    set: vec![OperatorField::FailedLogins(1)],
+                },
+            ],
+            entry(5),
+        )
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(stale, Error::Stale(ref w) if w == "operator bob"),
+        "{stale:?}"
+    );
+    assert_eq!(s.audit_head().await.unwrap().unwrap().seq, before);
+    assert_eq!(s.get_meta("y").await.unwrap(), None);
     assert_eq!(s.get_operator(&bob.name).await.unwrap().unwrap(), bob);
     let names: Vec<String> = s
         .list_operators()
@@ -213,10 +252,18 @@ async fn operators_insert_update_list_and_conflict(f: Fixture) {
     assert_eq!(s.audit_head().await.unwrap().unwrap().seq, head);
     assert_eq!(s.get_meta("x").await.unwrap(), None);
     // Updating a missing operator fails the same way.
-    assert!(s
-        .commit(vec![Write::UpdateOperator(operator("carol"))], entry(4))
+    let missing = s
+        .commit(
+            vec![Write::UpdateOperator {
+                name: OperatorName::parse("carol").unwrap(),
+                expect: Vec::new(),
+                set: vec![OperatorField::Disabled(true)],
+            }],
+            entry(4),
+        )
         .await
-        .is_err());
+        .unwrap_err();
+    assert!(matches!(missing, Error::Stale(_)), "{missing:?}");
     assert_eq!(s.audit_head().await.unwrap().unwrap().seq, head);
 }
 
@@ -1367,11 +1414,15 @@ async fn an_expired_certificate_is_refused(f: Fixture) {
     };
     let (nonce, signature) = sign_in(platform.signin_challenge(no).await.unwrap());
     let mut t = store.get_terminal(no).await.unwrap().unwrap();
+    let read = t.clone();
     let in_date = t.cert_expires_ms;
     t.cert_expires_ms = now_ms() - 1;
     store
         .commit(
-            vec![Write::PutTerminal(t.clone())],
+            vec![Write::UpdateTerminal {
+                expect: Box::new(read),
+                set: Box::new(t.clone()),
+            }],
             AuditEntry::ok("tester", "test.expire", no),
         )
         .await
@@ -1388,10 +1439,14 @@ async fn an_expired_certificate_is_refused(f: Fixture) {
             .any(|e| e.kind == "signin-failed" && e.detail == "certificate expired"),
         "{events:?}"
     );
+    let read = t.clone();
     t.cert_expires_ms = in_date;
     store
         .commit(
-            vec![Write::PutTerminal(t)],
+            vec![Write::UpdateTerminal {
+                expect: Box::new(read),
+                set: Box::new(t),
+            }],
             AuditEntry::ok("tester", "test.restore", no),
         )
         .await
@@ -1567,10 +1622,14 @@ async fn mac_terminals_sign_in_and_out(f: Fixture) {
 
     // Past its key's lifetime (a certificate's), the terminal is refused.
     let mut t = store.get_terminal(no).await.unwrap().unwrap();
+    let read = t.clone();
     t.cert_expires_ms = now_ms() - 1;
     store
         .commit(
-            vec![Write::PutTerminal(t)],
+            vec![Write::UpdateTerminal {
+                expect: Box::new(read),
+                set: Box::new(t),
+            }],
             AuditEntry::ok("tester", "test.expire", no),
         )
         .await

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::{ops, KeyView, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::{KeyName, Transition};
-use crate::store::{ApprovalRecord, Write};
+use crate::store::{ApprovalRecord, KeyField, Write};
 use crate::{now_ms, Error, Result};
 
 /// How long a request waits for its approval.
@@ -32,7 +32,7 @@ pub struct PendingApproval {
     pub kcv: Option<String>,
 }
 
-/// An approval as listed.
+/// An approval as listed: what the approver is shown before deciding.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ApprovalView {
     /// Id.
@@ -47,6 +47,45 @@ pub struct ApprovalView {
     pub state: String,
     /// Expiry, ms since the epoch.
     pub expires_ms: i64,
+    /// What is being approved, none of it secret: for a key its name,
+    /// algorithm, usage, level, region, exportability and check value; for a
+    /// usage change the usage before and after; for an export where to.
+    pub details: Details,
+}
+
+/// The facts an approver is shown, by name.
+pub type Details = std::collections::BTreeMap<String, String>;
+
+/// The facts of a key to be made (an import or an exportable creation).
+pub(super) fn new_key_details(new: &super::NewKey) -> Details {
+    [
+        ("key", new.name.clone()),
+        ("algorithm", new.algorithm.as_str().to_string()),
+        ("usage", new.usage.as_str().to_string()),
+        ("level", new.level.as_str().to_string()),
+        ("region", new.region.clone().unwrap_or_default()),
+        ("exportable", new.exportable.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The facts of an existing key, with the check value of its newest version.
+pub(super) fn key_details(key: &crate::key::KeyRecord, kcv: &str) -> Details {
+    [
+        ("key", key.name.to_string()),
+        ("algorithm", key.algorithm.as_str().to_string()),
+        ("usage", key.usage.as_str().to_string()),
+        ("level", key.level.as_str().to_string()),
+        ("region", key.region.clone()),
+        ("exportable", key.exportable.to_string()),
+        ("state", key.state.as_str().to_string()),
+        ("kcv", kcv.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// What an approval did.
@@ -69,6 +108,8 @@ pub struct ApprovalStatus {
     pub action: String,
     /// `pending`, `approved`, `denied`, or `expired`.
     pub state: String,
+    /// What is being approved (as in the list).
+    pub details: Details,
     /// For the requester of an approved export: the export file.
     pub result: Option<String>,
 }
@@ -102,8 +143,9 @@ impl Platform {
             };
             return Err(self.refuse(entry, e).await);
         }
+        let details = key_details(&key, &self.newest_kcv(&name).await?);
         let id = self
-            .file_approval(session, DESTROY, name.as_str(), &(), None)
+            .file_approval(session, DESTROY, name.as_str(), &(), details)
             .await?;
         Ok(PendingApproval {
             approval: id,
@@ -130,8 +172,15 @@ impl Platform {
             );
             return Err(self.refuse(entry, e).await);
         }
+        let key = self
+            .store
+            .get_key(&name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {name}")))?;
+        let mut details = key_details(&key, &self.newest_kcv(&name).await?);
+        details.extend(target.describe());
         let id = self
-            .file_approval(session, EXPORT, name.as_str(), target, None)
+            .file_approval(session, EXPORT, name.as_str(), target, details)
             .await?;
         Ok(PendingApproval {
             approval: id,
@@ -156,6 +205,7 @@ impl Platform {
         let result =
             (mine && !a.result.is_empty()).then(|| String::from_utf8_lossy(&a.result).into_owned());
         Ok(ApprovalStatus {
+            details: a.details()?,
             id: a.id,
             action: a.action,
             state,
@@ -169,7 +219,7 @@ impl Platform {
         action: &str,
         target: &str,
         payload: &T,
-        check: Option<&str>,
+        details: Details,
     ) -> Result<String> {
         let id = hex::encode(random::bytes(8)?.as_slice());
         let json =
@@ -186,34 +236,40 @@ impl Platform {
             expires_ms: now + APPROVAL_TTL_MS,
             decided_by: String::new(),
             result: Vec::new(),
+            details: serde_json::to_string(&details).map_err(|e| Error::Invalid(e.to_string()))?,
         };
         let mut entry = AuditEntry::ok(session.operator.as_str(), "approval.request", target)
             .with("action", action)
             .with("approval", id.clone());
-        if let Some(check) = check {
-            entry = entry.with("kcv", check);
+        for (k, v) in details {
+            if k != "key" {
+                entry = entry.with(&k, v);
+            }
         }
-        self.commit(vec![Write::PutApproval(record)], entry).await?;
+        self.commit(vec![Write::InsertApproval(record)], entry)
+            .await?;
         Ok(id)
     }
 
     /// Pending approvals, oldest first.
     pub async fn list_approvals(&self, session: &Session) -> Result<Vec<ApprovalView>> {
         self.authorize(session, &ops::APPROVAL).await?;
-        Ok(self
-            .store
+        self.store
             .list_approvals("pending")
             .await?
             .into_iter()
-            .map(|a| ApprovalView {
-                id: a.id,
-                action: a.action,
-                target: a.target,
-                requester: a.requester,
-                state: a.state,
-                expires_ms: a.expires_ms,
+            .map(|a| {
+                Ok(ApprovalView {
+                    details: a.details()?,
+                    id: a.id,
+                    action: a.action,
+                    target: a.target,
+                    requester: a.requester,
+                    state: a.state,
+                    expires_ms: a.expires_ms,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn open_approval(
@@ -252,9 +308,27 @@ impl Platform {
         Ok(approval)
     }
 
-    /// Approves a request of another security administrator and carries it out.
+    /// The check value of a key's newest version (empty if it has none).
+    async fn newest_kcv(&self, name: &KeyName) -> Result<String> {
+        Ok(self
+            .store
+            .key_versions(name)
+            .await?
+            .last()
+            .map(|v| v.kcv.clone())
+            .unwrap_or_default())
+    }
+
+    /// Approves a request of another security administrator and carries it
+    /// out. The approval and its effect commit together, and only while the
+    /// request is still pending: of two concurrent decisions one wins, and
+    /// the other is refused as `approval_closed`.
     pub async fn approve(&self, session: &Session, id: &str) -> Result<ApprovalOutcome> {
-        let mut approval = self.open_approval(session, id, "approval.approve").await?;
+        retry_stale!(self, self.approve_once(session, id))
+    }
+
+    async fn approve_once(&self, session: &Session, id: &str) -> Result<ApprovalOutcome> {
+        let approval = self.open_approval(session, id, "approval.approve").await?;
         let who = session.operator.as_str();
         if approval.requester == who {
             let entry =
@@ -265,10 +339,7 @@ impl Platform {
         let payload = self
             .open_secret(&payload_aad(id), &approval.payload)
             .await?;
-        approval.state = "approved".into();
-        approval.decided_by = who.into();
-        // A decided request keeps no sealed copy of what it carried.
-        approval.payload = Vec::new();
+        let mut result = Vec::new();
         let mut entry = AuditEntry::ok(who, "approval.approve", &approval.target)
             .with("approval", id)
             .with("action", approval.action.clone())
@@ -291,7 +362,7 @@ impl Platform {
                 writes
             }
             DESTROY => {
-                let mut key = self
+                let key = self
                     .store
                     .get_key(&target)
                     .await?
@@ -303,9 +374,13 @@ impl Platform {
                         action: "destroy",
                     });
                 };
-                key.state = next;
                 vec![
-                    Write::UpdateKey(key),
+                    Write::UpdateKey {
+                        name: target.clone(),
+                        expect: vec![KeyField::State(key.state)],
+                        set: vec![KeyField::State(next)],
+                        count_use: false,
+                    },
                     Write::EraseKeyMaterial(target.clone()),
                 ]
             }
@@ -313,37 +388,50 @@ impl Platform {
                 let export: super::ExportTarget = serde_json::from_slice(&payload)
                     .map_err(|_| Error::Integrity("approval payload".into()))?;
                 self.check_exportable(&target).await?;
-                approval.result = self.wrap_for_export(session, &target, &export).await?;
-                let mut key = self
+                result = self.wrap_for_export(session, &target, &export).await?;
+                let key = self
                     .store
                     .get_key(&target)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("key {target}")))?;
-                key.uses += 1;
-                vec![Write::UpdateKey(key)]
+                vec![Self::use_write(&key)]
             }
             other => return Err(Error::Integrity(format!("unknown approval action {other}"))),
         };
-        writes.push(Write::PutApproval(approval.clone()));
+        writes.push(Write::DecideApproval {
+            id: id.to_string(),
+            state: "approved".into(),
+            decided_by: who.into(),
+            result,
+            now_ms: now_ms(),
+        });
         self.commit(writes, entry).await?;
         Ok(ApprovalOutcome {
+            key: self.view(&target).await?,
             action: approval.action,
             target: approval.target,
-            key: self.view(&target).await?,
         })
     }
 
-    /// Denies (or, for the requester, withdraws) a pending request.
+    /// Denies (or, for the requester, withdraws) a pending request; refused
+    /// as `approval_closed` if it was decided meanwhile.
     pub async fn deny(&self, session: &Session, id: &str) -> Result<()> {
-        let mut approval = self.open_approval(session, id, "approval.deny").await?;
-        approval.state = "denied".into();
-        approval.decided_by = session.operator.to_string();
-        approval.payload = Vec::new();
+        retry_stale!(self, self.deny_once(session, id))
+    }
+
+    async fn deny_once(&self, session: &Session, id: &str) -> Result<()> {
+        let approval = self.open_approval(session, id, "approval.deny").await?;
         let entry = AuditEntry::ok(session.operator.as_str(), "approval.deny", &approval.target)
             .with("approval", id)
             .with("action", approval.action.clone());
-        self.commit(vec![Write::PutApproval(approval)], entry)
-            .await?;
+        let write = Write::DecideApproval {
+            id: id.to_string(),
+            state: "denied".into(),
+            decided_by: session.operator.to_string(),
+            result: Vec::new(),
+            now_ms: now_ms(),
+        };
+        self.commit(vec![write], entry).await?;
         Ok(())
     }
 }

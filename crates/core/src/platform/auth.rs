@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use super::{name, Platform};
 use crate::audit::AuditEntry;
 use crate::operator::{Operator, OperatorName, TokenRow};
-use crate::store::Write;
+use crate::store::{OperatorField, Write};
 use crate::{now_ms, password, Error, Result, Role};
 
 /// Failed logins before an account is locked.
@@ -59,16 +59,36 @@ impl Platform {
     /// Logs in. Failures count towards a lock; every attempt is audited, and
     /// a name that is not an account is recorded only as its HMAC (it may be
     /// a mistyped password).
+    ///
+    /// Every answer costs one password derivation, whether the name is an
+    /// account or not, so that the time of an answer does not tell which
+    /// names exist. The outcome is committed only if the account still
+    /// holds what it was decided on (its password hash, failure count, lock
+    /// and state); otherwise it is decided again on the new state.
     pub async fn login(&self, user: &str, secret: &str) -> Result<LoginOutcome> {
         if self.unsealed().is_err() {
             let entry = AuditEntry::refused("anonymous", "auth.login", "platform", "sealed");
             return Err(self.refuse(entry, Error::Sealed).await);
         }
+        // The verdict on the password, by the sealed hash it was checked
+        // against: a second attempt against the same hash needs no new
+        // derivation.
+        let mut checked: Option<(Vec<u8>, bool)> = None;
+        retry_stale!(self, self.login_once(user, secret, &mut checked))
+    }
+
+    async fn login_once(
+        &self,
+        user: &str,
+        secret: &str,
+        checked: &mut Option<(Vec<u8>, bool)>,
+    ) -> Result<LoginOutcome> {
         let account = match name(user) {
             Ok(n) => self.store.get_operator(&n).await?,
             Err(_) => None,
         };
-        let Some(mut op) = account else {
+        let Some(op) = account else {
+            password::spend_equal_time(secret)?;
             let actor = self.audit_hmac(user);
             let entry = AuditEntry::refused(&actor, "auth.login", &actor, "no such account");
             return Err(self.refuse(entry, Error::BadCredentials).await);
@@ -76,33 +96,55 @@ impl Platform {
         let who = op.name.to_string();
         let now = now_ms();
         if op.disabled {
+            password::spend_equal_time(secret)?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account disabled");
             return Err(self.refuse(entry, Error::Disabled).await);
         }
         if op.locked_until_ms > now {
+            password::spend_equal_time(secret)?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account locked");
-            return Err(self
-                .refuse(
-                    entry,
-                    Error::Locked {
-                        until_ms: op.locked_until_ms,
-                    },
-                )
-                .await);
+            let e = Error::Locked {
+                until_ms: op.locked_until_ms,
+            };
+            return Err(self.refuse(entry, e).await);
         }
-        let hash = self
-            .open_secret(&Operator::password_aad(&op.name), &op.password)
-            .await?;
-        if !password::verify(secret, &hash)? {
-            op.failed_logins += 1;
-            let mut entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
-                .with("failed_logins", op.failed_logins.to_string());
-            if op.failed_logins >= MAX_FAILED_LOGINS {
-                op.locked_until_ms = now + LOCK_MS;
-                op.failed_logins = 0;
-                entry = entry.with("locked_until_ms", op.locked_until_ms.to_string());
+        let right = match checked {
+            Some((blob, verdict)) if *blob == op.password => *verdict,
+            _ => {
+                let hash = self
+                    .open_secret(&Operator::password_aad(&op.name), &op.password)
+                    .await?;
+                let verdict = password::verify(secret, &hash)?;
+                *checked = Some((op.password.clone(), verdict));
+                verdict
             }
-            self.commit(vec![Write::UpdateOperator(op)], entry).await?;
+        };
+        // What the outcome is decided on.
+        let expect = vec![
+            OperatorField::Password(op.password.clone()),
+            OperatorField::Disabled(false),
+            OperatorField::FailedLogins(op.failed_logins),
+            OperatorField::LockedUntilMs(op.locked_until_ms),
+        ];
+        if !right {
+            let mut failed = op.failed_logins + 1;
+            let mut locked_until = op.locked_until_ms;
+            let mut entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
+                .with("failed_logins", failed.to_string());
+            if failed >= MAX_FAILED_LOGINS {
+                locked_until = now + LOCK_MS;
+                failed = 0;
+                entry = entry.with("locked_until_ms", locked_until.to_string());
+            }
+            let write = Write::UpdateOperator {
+                name: op.name.clone(),
+                expect,
+                set: vec![
+                    OperatorField::FailedLogins(failed),
+                    OperatorField::LockedUntilMs(locked_until),
+                ],
+            };
+            self.commit(vec![write], entry).await?;
             return Err(Error::BadCredentials);
         }
         let token = Zeroizing::new(format!(
@@ -121,11 +163,19 @@ impl Platform {
             password_change_required: op.must_change_password,
             role: op.role,
         };
-        op.failed_logins = 0;
-        op.locked_until_ms = 0;
+        let mut expect = expect;
+        expect.push(OperatorField::MustChangePassword(op.must_change_password));
+        let write = Write::UpdateOperator {
+            name: op.name.clone(),
+            expect,
+            set: vec![
+                OperatorField::FailedLogins(0),
+                OperatorField::LockedUntilMs(0),
+            ],
+        };
         let entry =
             AuditEntry::ok(&who, "auth.login", &who).with("token", self.audit_hmac(&outcome.token));
-        self.commit(vec![Write::UpdateOperator(op), Write::PutToken(row)], entry)
+        self.commit(vec![write, Write::PutToken(row)], entry)
             .await?;
         Ok(outcome)
     }
@@ -169,19 +219,43 @@ impl Platform {
     }
 
     /// Changes the caller's password (and ends their one-time-password state).
-    /// Every token of the operator ends; they log in again.
+    /// Every token of the operator ends; they log in again. The change
+    /// commits only over the password hash the old password was checked
+    /// against.
     pub async fn change_password(&self, session: &Session, old: &str, new: &str) -> Result<()> {
+        let mut checked: Option<(Vec<u8>, bool)> = None;
+        retry_stale!(
+            self,
+            self.change_password_once(session, old, new, &mut checked)
+        )
+    }
+
+    async fn change_password_once(
+        &self,
+        session: &Session,
+        old: &str,
+        new: &str,
+        checked: &mut Option<(Vec<u8>, bool)>,
+    ) -> Result<()> {
         let unsealed = self.unsealed()?;
         let who = session.operator.to_string();
-        let mut op = self
+        let op = self
             .store
             .get_operator(&session.operator)
             .await?
             .ok_or_else(|| Error::NotFound(who.clone()))?;
-        let hash = self
-            .open_secret(&Operator::password_aad(&op.name), &op.password)
-            .await?;
-        if !password::verify(old, &hash)? {
+        let right = match checked {
+            Some((blob, verdict)) if *blob == op.password => *verdict,
+            _ => {
+                let hash = self
+                    .open_secret(&Operator::password_aad(&op.name), &op.password)
+                    .await?;
+                let verdict = password::verify(old, &hash)?;
+                *checked = Some((op.password.clone(), verdict));
+                verdict
+            }
+        };
+        if !right {
             let entry = AuditEntry::refused(&who, "auth.password", &who, "wrong current password");
             return Err(self.refuse(entry, Error::BadCredentials).await);
         }
@@ -192,12 +266,21 @@ impl Platform {
             );
             return Err(self.refuse(entry, e).await);
         }
-        op.password = unsealed
+        let sealed = unsealed
             .keyring
             .seal(&Operator::password_aad(&op.name), &password::hash(new)?)?;
-        op.must_change_password = false;
         let writes = vec![
-            Write::UpdateOperator(op),
+            Write::UpdateOperator {
+                name: op.name.clone(),
+                expect: vec![
+                    OperatorField::Password(op.password.clone()),
+                    OperatorField::Disabled(false),
+                ],
+                set: vec![
+                    OperatorField::Password(sealed),
+                    OperatorField::MustChangePassword(false),
+                ],
+            },
             Write::DeleteTokensOf(session.operator.clone()),
         ];
         self.commit(writes, AuditEntry::ok(&who, "auth.password", &who))

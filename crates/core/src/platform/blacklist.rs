@@ -14,6 +14,17 @@ use crate::terminal_records::BlacklistEntry;
 use crate::{now_ms, Error, Result};
 
 const VERSION_META: &str = "blacklist_version";
+/// A fresh random value written by every change of the list: a
+/// publication commits only over the changes it counted.
+const CHANGE_META: &str = "blacklist_change";
+
+/// The write that marks a change of the list.
+fn change_mark() -> Result<Write> {
+    Ok(Write::PutMeta {
+        key: CHANGE_META.into(),
+        value: hex::encode(sscard_gm::random::bytes(8)?.as_slice()).into_bytes(),
+    })
+}
 
 fn card_id(hex_id: &str) -> Result<String> {
     let bytes = hex::decode(hex_id)
@@ -41,13 +52,28 @@ fn reason(entry: &BlacklistEntry) -> Result<Reason> {
 impl Platform {
     /// The published version (0 before the first publication).
     pub(super) async fn blacklist_version(&self) -> Result<i64> {
-        Ok(match self.store.get_meta(VERSION_META).await? {
-            Some(v) => String::from_utf8_lossy(&v).parse().unwrap_or(0),
-            None => 0,
-        })
+        Ok(self.blacklist_version_read().await?.0)
     }
 
-    /// Puts a card on the list from the next version.
+    /// The published version with the stored value it was read from (a
+    /// precondition for the writes decided on it).
+    async fn blacklist_version_read(&self) -> Result<(i64, Write)> {
+        let stored = self.store.get_meta(VERSION_META).await?;
+        let version = match &stored {
+            Some(v) => String::from_utf8_lossy(v)
+                .parse()
+                .map_err(|_| Error::Integrity("blacklist version".into()))?,
+            None => 0,
+        };
+        let expect = Write::ExpectMeta {
+            key: VERSION_META.into(),
+            value: stored,
+        };
+        Ok((version, expect))
+    }
+
+    /// Puts a card on the list from the next version. Commits only if no
+    /// version was published and the card's entry did not change meanwhile.
     pub async fn blacklist_add(&self, session: &Session, card: &str, why: &str) -> Result<()> {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
         let card = card_id(card)?;
@@ -56,76 +82,91 @@ impl Platform {
                 "reason {why:?}: lost, suspended, cancelled or replaced"
             ))
         })?;
-        let next = self.blacklist_version().await? + 1;
-        if let Some(e) = self.store.get_blacklist_entry(&card).await? {
-            if e.removed_version == 0 {
-                return Err(Error::Conflict(format!(
-                    "card {card} is on the list ({})",
-                    e.reason
-                )));
+        retry_stale!(self, async {
+            let (current, version_guard) = self.blacklist_version_read().await?;
+            let next = current + 1;
+            let existing = self.store.get_blacklist_entry(&card).await?;
+            if let Some(e) = &existing {
+                if e.removed_version == 0 {
+                    return Err(Error::Conflict(format!(
+                        "card {card} is on the list ({})",
+                        e.reason
+                    )));
+                }
             }
-        }
-        let entry = BlacklistEntry {
-            card_id: card.clone(),
-            reason: reason.as_str().into(),
-            added_version: next,
-            removed_version: 0,
-            updated_ms: now_ms(),
-        };
-        let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.add", &card)
-            .with("reason", reason.as_str())
-            .with("version", next.to_string());
-        self.commit(vec![Write::PutBlacklistEntry(entry)], audit)
-            .await?;
-        Ok(())
+            let entry = BlacklistEntry {
+                card_id: card.clone(),
+                reason: reason.as_str().into(),
+                added_version: next,
+                removed_version: 0,
+                updated_ms: now_ms(),
+            };
+            let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.add", &card)
+                .with("reason", reason.as_str())
+                .with("version", next.to_string());
+            let write = Write::PutBlacklistEntry {
+                expect: existing,
+                entry,
+            };
+            self.commit(vec![version_guard, write, change_mark()?], audit)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Takes a card off the list from the next version.
     pub async fn blacklist_remove(&self, session: &Session, card: &str) -> Result<()> {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
         let card = card_id(card)?;
-        let mut entry = self
-            .store
-            .get_blacklist_entry(&card)
-            .await?
-            .filter(|e| e.removed_version == 0)
-            .ok_or_else(|| Error::NotFound(format!("card {card} on the blacklist")))?;
-        let next = self.blacklist_version().await? + 1;
-        entry.removed_version = next;
-        entry.updated_ms = now_ms();
-        let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.remove", &card)
-            .with("version", next.to_string());
-        self.commit(vec![Write::PutBlacklistEntry(entry)], audit)
-            .await?;
-        Ok(())
+        retry_stale!(self, async {
+            let (current, version_guard) = self.blacklist_version_read().await?;
+            let existing = self
+                .store
+                .get_blacklist_entry(&card)
+                .await?
+                .filter(|e| e.removed_version == 0)
+                .ok_or_else(|| Error::NotFound(format!("card {card} on the blacklist")))?;
+            let next = current + 1;
+            let mut entry = existing.clone();
+            entry.removed_version = next;
+            entry.updated_ms = now_ms();
+            let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.remove", &card)
+                .with("version", next.to_string());
+            let write = Write::PutBlacklistEntry {
+                expect: Some(existing),
+                entry,
+            };
+            self.commit(vec![version_guard, write, change_mark()?], audit)
+                .await?;
+            Ok(())
+        })
     }
 
-    /// Publishes the changes so far as the next version.
+    /// Publishes the changes so far as the next version. Two publications
+    /// at once make two versions, never one version twice.
     pub async fn blacklist_publish(&self, session: &Session) -> Result<i64> {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
-        let current = self.blacklist_version().await?;
-        let next = current + 1;
-        // Counted, not read: a first publication may carry 10^8 cards.
-        let (adds, removes) = self.store.blacklist_change_counts(current, next).await?;
-        let write = Write::ReplaceMeta {
-            key: VERSION_META.into(),
-            expected: current.to_string().into_bytes(),
-            value: next.to_string().into_bytes(),
-        };
-        let write = if current == 0 && self.store.get_meta(VERSION_META).await?.is_none() {
-            Write::PutMeta {
+        retry_stale!(self, async {
+            let (current, version_guard) = self.blacklist_version_read().await?;
+            let changes_guard = Write::ExpectMeta {
+                key: CHANGE_META.into(),
+                value: self.store.get_meta(CHANGE_META).await?,
+            };
+            let next = current + 1;
+            // Counted, not read: a first publication may carry 10^8 cards.
+            let (adds, removes) = self.store.blacklist_change_counts(current, next).await?;
+            let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.publish", "blacklist")
+                .with("version", next.to_string())
+                .with("added", adds.to_string())
+                .with("removed", removes.to_string());
+            let write = Write::PutMeta {
                 key: VERSION_META.into(),
                 value: next.to_string().into_bytes(),
-            }
-        } else {
-            write
-        };
-        let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.publish", "blacklist")
-            .with("version", next.to_string())
-            .with("added", adds.to_string())
-            .with("removed", removes.to_string());
-        self.commit(vec![write], audit).await?;
-        Ok(next)
+            };
+            self.commit(vec![version_guard, changes_guard, write], audit)
+                .await?;
+            Ok(next)
+        })
     }
 
     /// A signed file for an operator: the full list at `version` (default:

@@ -369,11 +369,17 @@ impl Platform {
         let at = now_ms();
         let write = Write::SetCardState {
             card_id: card.card_id.clone(),
+            from: card.state.clone(),
             state: "issued".into(),
             at_ms: at,
         };
         let entry = AuditEntry::ok(session.operator.as_str(), "card.issued", &card.card_id);
-        self.commit(vec![write], entry).await?;
+        match self.commit(vec![write], entry).await {
+            Ok(_) => {}
+            // Confirmed by another request at the same moment: idempotent.
+            Err(Error::Stale(_)) => return self.card(card_id).await,
+            Err(e) => return Err(e),
+        }
         Ok(CardRecord {
             state: "issued".into(),
             issued_ms: at,

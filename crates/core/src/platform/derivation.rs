@@ -6,10 +6,9 @@
 //! key ever leaving the platform.
 
 use super::keys::block_algorithm;
-use super::{ops, Platform, Session};
+use super::{Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::{KeyName, KeyUsage, UseKind};
-use crate::store::Write;
 use crate::{Error, Result};
 
 /// What to compute under the derived card key.
@@ -58,19 +57,29 @@ impl Platform {
         operation: &CardOperation,
         data: &[u8],
     ) -> Result<Vec<u8>> {
-        self.authorize(session, &ops::KEY_USE).await?;
-        let name = KeyName::parse(name)?;
-        let (mut key, version, material) = self
-            .use_version(session, &name, None, UseKind::Protect, "derive")
+        key_use!(self, session, "key.derive", name, |name| async {
+            self.card_compute_once(session, name, factors, operation, data)
+                .await
+        })
+    }
+
+    async fn card_compute_once(
+        &self,
+        session: &Session,
+        name: &KeyName,
+        factors: &[Vec<u8>],
+        operation: &CardOperation,
+        data: &[u8],
+    ) -> Result<Vec<u8>> {
+        let (key, version, material) = self
+            .find_version(name, None, UseKind::Protect, "key.derive")
             .await?;
         let who = session.operator.as_str();
         if block_algorithm(key.algorithm).is_none() || !is_card_master(key.usage) {
-            let e = Error::Invalid(format!(
+            return Err(Error::Invalid(format!(
                 "key {name} is not a card master (usage {})",
                 key.usage.as_str()
-            ));
-            let entry = AuditEntry::refused(who, "key.derive", name.as_str(), "not a card master");
-            return Err(self.refuse(entry, e).await);
+            )));
         }
         if factors.is_empty() {
             return Err(Error::Invalid(
@@ -84,30 +93,14 @@ impl Platform {
             CardOperation::EncryptBlocks => "encrypt",
         };
         let result =
-            match self
-                .provider
-                .card_compute(key.algorithm, &material, &slices, operation, data)
-            {
-                Ok(result) => result,
-                Err(Error::Crypto(e)) if matches!(operation, CardOperation::VerifyMac { .. }) => {
-                    let entry = AuditEntry::refused(
-                        who,
-                        "key.derive",
-                        name.as_str(),
-                        "MAC does not verify",
-                    )
-                    .with("version", version.version.to_string());
-                    return Err(self.refuse(entry, Error::Crypto(e)).await);
-                }
-                Err(e) => return Err(e),
-            };
-        key.uses += 1;
+            self.provider
+                .card_compute(key.algorithm, &material, &slices, operation, data)?;
         let entry = AuditEntry::ok(who, "key.derive", name.as_str())
             .with("operation", what)
             .with("levels", factors.len().to_string())
             .with("version", version.version.to_string())
             .with("kcv", version.kcv.clone());
-        self.commit(vec![Write::UpdateKey(key)], entry).await?;
+        self.commit(vec![Self::use_write(&key)], entry).await?;
         Ok(result)
     }
 }

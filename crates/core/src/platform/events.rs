@@ -107,12 +107,7 @@ fn default_rules() -> Vec<EventRule> {
 impl Platform {
     /// The rules in force.
     pub async fn event_rules(&self) -> Result<Vec<EventRule>> {
-        match self.store.get_meta(RULES_META).await? {
-            Some(v) => {
-                serde_json::from_slice(&v).map_err(|_| Error::Integrity("event rules".into()))
-            }
-            None => Ok(default_rules()),
-        }
+        rules_of(self.store.get_meta(RULES_META).await?.as_deref())
     }
 
     /// Sets (adds or replaces, by kind and per) a rule.
@@ -133,21 +128,32 @@ impl Platform {
                 EVENT_KINDS.join(", ")
             )));
         }
-        let mut rules = self.event_rules().await?;
-        rules.retain(|r| !(r.kind == rule.kind && r.per == rule.per));
-        rules.push(rule.clone());
-        let value = serde_json::to_vec(&rules).map_err(|e| Error::Invalid(e.to_string()))?;
-        let audit = AuditEntry::ok(session.operator.as_str(), "event.rule", &rule.kind)
-            .with("rule", rule.describe());
-        self.commit(
-            vec![Write::PutMeta {
-                key: RULES_META.into(),
-                value,
-            }],
-            audit,
-        )
-        .await?;
-        Ok(rules)
+        retry_stale!(self, async {
+            // Changed over the list as read, so that two changes at once
+            // both land.
+            let read = self.store.get_meta(RULES_META).await?;
+            let mut rules = rules_of(read.as_deref())?;
+            rules.retain(|r| !(r.kind == rule.kind && r.per == rule.per));
+            rules.push(rule.clone());
+            let value = serde_json::to_vec(&rules).map_err(|e| Error::Invalid(e.to_string()))?;
+            let audit = AuditEntry::ok(session.operator.as_str(), "event.rule", &rule.kind)
+                .with("rule", rule.describe());
+            self.commit(
+                vec![
+                    Write::ExpectMeta {
+                        key: RULES_META.into(),
+                        value: read,
+                    },
+                    Write::PutMeta {
+                        key: RULES_META.into(),
+                        value,
+                    },
+                ],
+                audit,
+            )
+            .await?;
+            Ok(rules)
+        })
     }
 
     /// Records an event and applies the rules; returns the alerts raised.
@@ -221,9 +227,16 @@ impl Platform {
             let audit = AuditEntry::ok("system", "alert.raise", &subject)
                 .with("rule", alert.rule.clone())
                 .with("action", action);
-            self.commit(vec![Write::PutAlert(alert.clone())], audit)
-                .await?;
-            raised.push(alert);
+            // Raised only if no open alert of the rule and subject exists
+            // when it commits: two events at once raise one alert.
+            match self
+                .commit(vec![Write::InsertAlert(alert.clone())], audit)
+                .await
+            {
+                Ok(_) => raised.push(alert),
+                Err(Error::Stale(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(raised)
     }
@@ -276,18 +289,34 @@ impl Platform {
     /// Acknowledges an open alert.
     pub async fn ack_alert(&self, session: &Session, id: &str) -> Result<AlertRecord> {
         self.authorize(session, &ops::EVENT_MANAGE).await?;
+        let not_open = || Error::NotFound(format!("open alert {id}"));
         let mut alert = self
             .store
             .get_alert(id)
             .await?
             .filter(|a| a.state == "open")
-            .ok_or_else(|| Error::NotFound(format!("open alert {id}")))?;
+            .ok_or_else(not_open)?;
         alert.state = "acknowledged".into();
         alert.acked_by = session.operator.to_string();
         let audit = AuditEntry::ok(session.operator.as_str(), "alert.ack", &alert.subject)
             .with("alert", id);
-        self.commit(vec![Write::PutAlert(alert.clone())], audit)
-            .await?;
-        Ok(alert)
+        let write = Write::AckAlert {
+            id: id.to_string(),
+            by: alert.acked_by.clone(),
+        };
+        match self.commit(vec![write], audit).await {
+            Ok(_) => Ok(alert),
+            // Acknowledged by someone else at the same moment.
+            Err(Error::Stale(_)) => Err(not_open()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The rules of the stored list (the default rules if none is stored).
+fn rules_of(stored: Option<&[u8]>) -> Result<Vec<EventRule>> {
+    match stored {
+        Some(v) => serde_json::from_slice(v).map_err(|_| Error::Integrity("event rules".into())),
+        None => Ok(default_rules()),
     }
 }

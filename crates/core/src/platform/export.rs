@@ -36,6 +36,29 @@ pub enum ExportTarget {
     Recipient(String),
 }
 
+impl ExportTarget {
+    /// Where the key goes, for the approver: `wrapped_to` (`kek <name>` or
+    /// `sm2 recipient`) and, for a recipient, the SM3 fingerprint of its
+    /// public key (hex of the DER SubjectPublicKeyInfo's digest).
+    pub fn describe(&self) -> super::approvals::Details {
+        let mut details = super::approvals::Details::new();
+        match self {
+            Self::Kek(name) => {
+                details.insert("wrapped_to".into(), format!("kek {name}"));
+            }
+            Self::Recipient(pem) => {
+                details.insert("wrapped_to".into(), "sm2 recipient".into());
+                let fingerprint = sscard_gm::sm2::Sm2PublicKey::from_pem_or_der(pem.as_bytes())
+                    .and_then(|k| k.to_spki_der())
+                    .map(|der| hex::encode(sscard_gm::sm3::digest(&der)))
+                    .unwrap_or_else(|_| "unreadable".into());
+                details.insert("recipient_sm3".into(), fingerprint);
+            }
+        }
+        details
+    }
+}
+
 /// The metadata that is bound to the wrapped key (the AAD under a KEK).
 #[derive(Serialize)]
 struct Metadata<'a> {

@@ -104,8 +104,10 @@ impl Platform {
             },
             material: Zeroizing::new(hex::encode(blob.as_bytes())),
         };
+        let mut details = super::approvals::new_key_details(&payload.new);
+        details.insert("kcv".into(), check.clone());
         let id = self
-            .file_approval(session, IMPORT, name.as_str(), &payload, Some(&check))
+            .file_approval(session, IMPORT, name.as_str(), &payload, details)
             .await?;
         Ok(PendingApproval {
             approval: id,

@@ -103,23 +103,23 @@ impl Platform {
         let config_json = serde_json::to_vec(&config).map_err(|e| Error::Invalid(e.to_string()))?;
 
         let mut writes = vec![
-            Write::PutMeta {
+            Write::InsertMeta {
                 key: meta::SEAL_CONFIG.into(),
                 value: config_json,
             },
-            Write::PutMeta {
+            Write::InsertMeta {
                 key: meta::KEYRING.into(),
                 value: keyring.wrap(&root)?,
             },
-            Write::PutMeta {
+            Write::InsertMeta {
                 key: meta::AUDIT_HMAC_KEY.into(),
                 value: keyring.seal(meta::AUDIT_HMAC_KEY, &audit_hmac)?,
             },
-            Write::PutMeta {
+            Write::InsertMeta {
                 key: meta::AUDIT_SIGNING_KEY.into(),
                 value: keyring.seal(meta::AUDIT_SIGNING_KEY, &audit_key.to_pkcs8_der()?)?,
             },
-            Write::PutMeta {
+            Write::InsertMeta {
                 key: meta::AUDIT_PUBLIC_KEY.into(),
                 value: audit_key.public_key().to_spki_pem()?.into_bytes(),
             },
@@ -158,7 +158,11 @@ impl Platform {
             .with("operators", names.join(","));
         let output = InitOutput { shares, operators };
         persist(&output)?;
-        store.commit(writes, entry).await?;
-        Ok(output)
+        match store.commit(writes, entry).await {
+            Ok(_) => Ok(output),
+            // Another init won the race: its root key is the platform's.
+            Err(Error::Stale(_)) | Err(Error::Conflict(_)) => Err(Error::AlreadyInitialized),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::key::{
     UseKind,
 };
 use crate::provider::KeyBlob;
-use crate::store::Write;
+use crate::store::{KeyField, Write};
 use crate::{now_ms, Error, Result};
 
 /// What to create.
@@ -322,8 +322,16 @@ impl Platform {
     pub async fn rotate_key(&self, session: &Session, name: &str) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         let name = KeyName::parse(name)?;
-        self.rotate_as(session.operator.as_str(), &name, false)
-            .await?;
+        retry_stale!(self, async {
+            match self
+                .rotate_as(session.operator.as_str(), &name, false)
+                .await
+            {
+                // Another rotation took the same version number: number again.
+                Err(Error::Conflict(what)) => Err(Error::Stale(what)),
+                other => other,
+            }
+        })?;
         self.view(&name).await
     }
 
@@ -384,7 +392,13 @@ impl Platform {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         let who = session.operator.as_str();
         let name = KeyName::parse(name)?;
-        let mut key = self.key(&name).await?;
+        retry_stale!(self, self.set_min_version_once(who, &name, min))?;
+        self.view(&name).await
+    }
+
+    async fn set_min_version_once(&self, who: &str, name: &KeyName, min: i64) -> Result<()> {
+        let name = name.clone();
+        let key = self.key(&name).await?;
         let latest = self
             .store
             .key_versions(&name)
@@ -399,11 +413,16 @@ impl Platform {
             let entry = AuditEntry::refused(who, "key.min-version", name.as_str(), "out of range");
             return Err(self.refuse(entry, e).await);
         }
-        key.min_version = min;
         let entry = AuditEntry::ok(who, "key.min-version", name.as_str())
             .with("min_version", min.to_string());
-        self.commit(vec![Write::UpdateKey(key)], entry).await?;
-        self.view(&name).await
+        let write = Write::UpdateKey {
+            name: name.clone(),
+            expect: vec![KeyField::MinVersion(key.min_version)],
+            set: vec![KeyField::MinVersion(min)],
+            count_use: false,
+        };
+        self.commit(vec![write], entry).await?;
+        Ok(())
     }
 
     /// Moves a key through its lifecycle (suspend, activate, deactivate,
@@ -417,7 +436,17 @@ impl Platform {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         let who = session.operator.as_str();
         let name = KeyName::parse(name)?;
-        let mut key = self.key(&name).await?;
+        retry_stale!(self, self.transition_key_once(who, &name, transition))?;
+        self.view(&name).await
+    }
+
+    async fn transition_key_once(
+        &self,
+        who: &str,
+        name: &KeyName,
+        transition: Transition,
+    ) -> Result<()> {
+        let key = self.key(name).await?;
         let action = format!("key.{}", transition.as_str());
         let next = match (transition, key.state.apply(transition)) {
             (Transition::Destroy, _) => Err(format!(
@@ -439,12 +468,34 @@ impl Platform {
         let entry = AuditEntry::ok(who, &action, name.as_str())
             .with("from", key.state.as_str())
             .with("to", next.as_str());
-        key.state = next;
-        self.commit(vec![Write::UpdateKey(key)], entry).await?;
-        self.view(&name).await
+        let write = Write::UpdateKey {
+            name: name.clone(),
+            expect: vec![KeyField::State(key.state)],
+            set: vec![KeyField::State(next)],
+            count_use: false,
+        };
+        self.commit(vec![write], entry).await?;
+        Ok(())
     }
 
-    /// The material of a usable version, checking state and minimum version.
+    /// The write that counts one use of `key`, committed only if the key
+    /// still has the state, minimum version and usage the use was decided on.
+    pub(super) fn use_write(key: &KeyRecord) -> Write {
+        Write::UpdateKey {
+            name: key.name.clone(),
+            expect: vec![
+                KeyField::State(key.state),
+                KeyField::MinVersion(key.min_version),
+                KeyField::Usage(key.usage),
+            ],
+            set: Vec::new(),
+            count_use: true,
+        }
+    }
+
+    /// The material of a usable version, checking state and minimum
+    /// version; a refusal is audited under `action` (the audit name of the
+    /// caller's operation, e.g. `card.personalize`).
     pub(super) async fn use_version(
         &self,
         session: &Session,
@@ -453,7 +504,30 @@ impl Platform {
         kind: UseKind,
         action: &'static str,
     ) -> Result<(KeyRecord, KeyVersionRecord, KeyBlob)> {
-        let who = session.operator.as_str();
+        match self.find_version(name, version, kind, action).await {
+            Err(e) if is_refusal(&e) => {
+                let entry = AuditEntry::refused(
+                    session.operator.as_str(),
+                    action,
+                    name.as_str(),
+                    &refusal_reason(&e),
+                );
+                Err(self.refuse(entry, e).await)
+            }
+            other => other,
+        }
+    }
+
+    /// The material of a usable version, checking state and minimum
+    /// version, without auditing (the caller audits).
+    pub(super) async fn find_version(
+        &self,
+        name: &KeyName,
+        version: Option<i64>,
+        kind: UseKind,
+        action: &'static str,
+    ) -> Result<(KeyRecord, KeyVersionRecord, KeyBlob)> {
+        let verb = action.rsplit('.').next().unwrap_or(action);
         let key = self.key(name).await?;
         // Past its expiry a key only processes, even before the schedule
         // deactivates it.
@@ -463,13 +537,11 @@ impl Platform {
             key.state.as_str()
         };
         if !key.state.permits(kind) || state == "expired" {
-            let e = Error::KeyState {
+            return Err(Error::KeyState {
                 name: name.to_string(),
                 state,
-                action,
-            };
-            let entry = AuditEntry::refused(who, action, name.as_str(), state);
-            return Err(self.refuse(entry, e).await);
+                action: verb,
+            });
         }
         let versions = self.store.key_versions(name).await?;
         let chosen = match version {
@@ -478,14 +550,18 @@ impl Platform {
         }
         .ok_or_else(|| Error::NotFound(format!("key {name} version {}", version.unwrap_or(0))))?;
         if chosen.version < key.min_version {
-            let e = Error::KeyVersionRetired {
+            return Err(Error::KeyVersionRetired {
                 name: name.to_string(),
                 version: chosen.version,
                 min: key.min_version,
-            };
-            let entry = AuditEntry::refused(who, action, name.as_str(), "version below minimum")
-                .with("version", chosen.version.to_string());
-            return Err(self.refuse(entry, e).await);
+            });
+        }
+        if chosen.material.is_empty() {
+            return Err(Error::KeyState {
+                name: name.to_string(),
+                state: "destroyed",
+                action: verb,
+            });
         }
         let blob = KeyBlob::from_bytes(
             self.open_secret(
@@ -497,26 +573,52 @@ impl Platform {
         Ok((key, chosen, blob))
     }
 
+    /// The outcome of a use of key `name` (see [`key_use!`]), with its
+    /// refusal, if it is one, audited under `action`.
+    pub(super) async fn audit_key_refusal<T>(
+        &self,
+        session: &Session,
+        action: &'static str,
+        name: &str,
+        outcome: Result<T>,
+    ) -> Result<T> {
+        match outcome {
+            Err(e) if is_refusal(&e) => {
+                let target = match KeyName::parse(name) {
+                    Ok(n) => n.to_string(),
+                    Err(_) => self.audit_hmac(name),
+                };
+                let entry = AuditEntry::refused(
+                    session.operator.as_str(),
+                    action,
+                    &target,
+                    &refusal_reason(&e),
+                );
+                Err(self.refuse(entry, e).await)
+            }
+            other => other,
+        }
+    }
+
     /// Encrypts with the newest version of an SM4 `encrypt` key.
     pub async fn encrypt(&self, session: &Session, name: &str, plaintext: &[u8]) -> Result<String> {
-        self.authorize(session, &ops::KEY_USE).await?;
-        let name = KeyName::parse(name)?;
-        let (mut key, version, material) = self
-            .use_version(session, &name, None, UseKind::Protect, "encrypt")
-            .await?;
-        check_encryption_usage(&key)?;
-        let iv = random::bytes(GCM_IV_LEN)?;
-        let sealed =
-            self.provider
-                .seal(&material, &iv, format!("key/{name}").as_bytes(), plaintext)?;
-        let mut body = iv.to_vec();
-        body.extend(sealed);
-        key.uses += 1;
-        let entry = AuditEntry::ok(session.operator.as_str(), "key.encrypt", name.as_str())
-            .with("version", version.version.to_string())
-            .with("kcv", version.kcv.clone());
-        self.commit(vec![Write::UpdateKey(key)], entry).await?;
-        Ok(format!("sscard:v{}:{}", version.version, hex::encode(body)))
+        key_use!(self, session, "key.encrypt", name, |name| async {
+            let (key, version, material) = self
+                .find_version(name, None, UseKind::Protect, "key.encrypt")
+                .await?;
+            check_encryption_usage(&key)?;
+            let iv = random::bytes(GCM_IV_LEN)?;
+            let sealed =
+                self.provider
+                    .seal(&material, &iv, format!("key/{name}").as_bytes(), plaintext)?;
+            let mut body = iv.to_vec();
+            body.extend(sealed);
+            let entry = AuditEntry::ok(session.operator.as_str(), "key.encrypt", name.as_str())
+                .with("version", version.version.to_string())
+                .with("kcv", version.kcv.clone());
+            self.commit(vec![Self::use_write(&key)], entry).await?;
+            Ok(format!("sscard:v{}:{}", version.version, hex::encode(body)))
+        })
     }
 
     /// Decrypts a ciphertext of [`Self::encrypt`] with the version it names.
@@ -526,49 +628,46 @@ impl Platform {
         name: &str,
         ciphertext: &str,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.authorize(session, &ops::KEY_USE).await?;
-        let name = KeyName::parse(name)?;
-        let malformed = || Error::Invalid("not a ciphertext of sscard (sscard:v<N>:<hex>)".into());
-        let rest = ciphertext
-            .trim()
-            .strip_prefix("sscard:v")
-            .ok_or_else(malformed)?;
-        let (version, body) = rest.split_once(':').ok_or_else(malformed)?;
-        let version: i64 = version.parse().map_err(|_| malformed())?;
-        let body = hex::decode(body).map_err(|_| malformed())?;
-        if body.len() < GCM_IV_LEN {
-            return Err(malformed());
-        }
-        let (mut key, chosen, material) = self
-            .use_version(session, &name, Some(version), UseKind::Process, "decrypt")
-            .await?;
-        check_encryption_usage(&key)?;
-        let (iv, sealed) = body.split_at(GCM_IV_LEN);
-        let plain =
-            match self
+        key_use!(self, session, "key.decrypt", name, |name| async {
+            let malformed =
+                || Error::Invalid("not a ciphertext of sscard (sscard:v<N>:<hex>)".into());
+            let rest = ciphertext
+                .trim()
+                .strip_prefix("sscard:v")
+                .ok_or_else(malformed)?;
+            let (version, body) = rest.split_once(':').ok_or_else(malformed)?;
+            let version: i64 = version.parse().map_err(|_| malformed())?;
+            let body = hex::decode(body).map_err(|_| malformed())?;
+            if body.len() < GCM_IV_LEN {
+                return Err(malformed());
+            }
+            let (key, chosen, material) = self
+                .find_version(name, Some(version), UseKind::Process, "key.decrypt")
+                .await?;
+            check_encryption_usage(&key)?;
+            let (iv, sealed) = body.split_at(GCM_IV_LEN);
+            let plain = self
                 .provider
                 .open(&material, iv, format!("key/{name}").as_bytes(), sealed)
-            {
-                Ok(p) => p,
-                Err(_) => {
-                    let entry = AuditEntry::refused(
-                        session.operator.as_str(),
-                        "key.decrypt",
-                        name.as_str(),
-                        "authentication failed",
-                    )
-                    .with("version", version.to_string());
-                    let e = Error::Invalid(
-                        "the ciphertext does not authenticate under this key".into(),
-                    );
-                    return Err(self.refuse(entry, e).await);
-                }
-            };
-        key.uses += 1;
-        let entry = AuditEntry::ok(session.operator.as_str(), "key.decrypt", name.as_str())
-            .with("version", chosen.version.to_string())
-            .with("kcv", chosen.kcv.clone());
-        self.commit(vec![Write::UpdateKey(key)], entry).await?;
-        Ok(plain)
+                .map_err(|_| {
+                    Error::Invalid("the ciphertext does not authenticate under this key".into())
+                })?;
+            let entry = AuditEntry::ok(session.operator.as_str(), "key.decrypt", name.as_str())
+                .with("version", chosen.version.to_string())
+                .with("kcv", chosen.kcv.clone());
+            self.commit(vec![Self::use_write(&key)], entry).await?;
+            Ok(plain)
+        })
     }
+}
+
+/// Whether an error refuses the request (and is audited as a refusal),
+/// rather than a failure of the storage that could not record it anyway.
+pub(super) fn is_refusal(e: &Error) -> bool {
+    !matches!(e, Error::Storage(_))
+}
+
+/// The reason of a refusal as recorded: the error's message, bounded.
+pub(super) fn refusal_reason(e: &Error) -> String {
+    crate::text::bounded(&e.to_string(), 200)
 }

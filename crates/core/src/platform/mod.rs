@@ -2,6 +2,53 @@
 //! operators, audit. Every action appends its audit record in the same
 //! transaction as its effect; a refusal is audited too.
 
+/// Runs a read-decide-commit attempt (an expression giving a future,
+/// evaluated afresh for each try) again while its commit finds that what it
+/// decided on changed meanwhile ([`Error::Stale`]): the next try reads the
+/// new state and decides again (and may then refuse). Gives up with the
+/// `Stale` error after [`STALE_TRIES`] tries.
+macro_rules! retry_stale {
+    ($platform:expr, $attempt:expr) => {{
+        let mut tries: u32 = 0;
+        loop {
+            match $attempt.await {
+                Err($crate::Error::Stale(what)) if tries + 1 < $crate::platform::STALE_TRIES => {
+                    tries += 1;
+                    $platform.stale_pause(tries, &what).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Runs one use of a key for a session as the audited action `$action`
+/// (`"key.encrypt"`, …): authorizes it, parses the key's name, runs `$body`
+/// (an `async` block that sees the parsed name as `$key`) under
+/// [`retry_stale!`], and audits every refusal under `$action`, the name its
+/// success is audited under, whatever refused it: the name, the input, the
+/// state, the version, the usage or the cryptography.
+macro_rules! key_use {
+    ($platform:expr, $session:expr, $action:expr, $name:expr, |$key:ident| $body:expr) => {{
+        $platform
+            .authorize($session, &$crate::platform::ops::KEY_USE)
+            .await?;
+        let outcome = match $crate::key::KeyName::parse($name) {
+            Ok(parsed) => {
+                let $key = &parsed;
+                retry_stale!($platform, $body)
+            }
+            Err(e) => Err(e),
+        };
+        $platform
+            .audit_key_refusal($session, $action, $name, outcome)
+            .await
+    }};
+}
+
+/// Tries of a decision whose commit keeps finding its state changed.
+pub(crate) const STALE_TRIES: u32 = 64;
+
 mod approvals;
 mod audit_log;
 mod auth;
@@ -292,6 +339,19 @@ impl Platform {
         }
         self.checkpoint(&head).await?;
         Ok(true)
+    }
+
+    /// The pause before deciding again after a stale decision: a few
+    /// milliseconds, longer after each try, with some randomness so that
+    /// two contenders do not meet again.
+    pub(crate) async fn stale_pause(&self, tries: u32, what: &str) {
+        let jitter = sscard_gm::random::bytes(1)
+            .ok()
+            .and_then(|b| b.first().copied())
+            .unwrap_or(0);
+        let pause = u64::from(tries.min(10)) + u64::from(jitter % 8);
+        tracing::debug!(what, tries, "stale decision, deciding again");
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
     }
 
     /// Audits a refusal and returns the error to give the caller. If even

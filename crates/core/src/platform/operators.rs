@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use super::{name, ops, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::operator::Operator;
-use crate::store::Write;
+use crate::store::{OperatorField, Write};
 use crate::{now_ms, password, Error, Result, Role};
 
 /// An operator as listed.
@@ -83,14 +83,23 @@ impl Platform {
                 )
                 .await);
         }
-        let mut op = self
-            .store
-            .get_operator(&target)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("operator {target}")))?;
-        op.disabled = true;
+        if self.store.get_operator(&target).await?.is_none() {
+            let entry = AuditEntry::refused(
+                who,
+                ops::OPERATOR_DISABLE.name,
+                target.as_str(),
+                "no such account",
+            );
+            return Err(self
+                .refuse(entry, Error::NotFound(format!("operator {target}")))
+                .await);
+        }
         let writes = vec![
-            Write::UpdateOperator(op),
+            Write::UpdateOperator {
+                name: target.clone(),
+                expect: Vec::new(),
+                set: vec![OperatorField::Disabled(true)],
+            },
             Write::DeleteTokensOf(target.clone()),
         ];
         self.commit(
@@ -105,6 +114,10 @@ impl Platform {
     /// themself, and no account holds two roles.
     pub async fn grant_role(&self, session: &Session, user: &str, role: Role) -> Result<()> {
         self.authorize(session, &ops::OPERATOR_GRANT).await?;
+        retry_stale!(self, self.grant_role_once(session, user, role))
+    }
+
+    async fn grant_role_once(&self, session: &Session, user: &str, role: Role) -> Result<()> {
         let who = session.operator.as_str();
         let target = name(user)?;
         let refuse = |reason: &str| {
@@ -119,7 +132,7 @@ impl Platform {
                 )
                 .await);
         }
-        let Some(mut op) = self.store.get_operator(&target).await? else {
+        let Some(op) = self.store.get_operator(&target).await? else {
             return Err(self
                 .refuse(
                     refuse("no such account"),
@@ -133,10 +146,14 @@ impl Platform {
             ));
             return Err(self.refuse(refuse("already has a role"), e).await);
         }
-        op.role = Some(role);
         let entry = AuditEntry::ok(who, ops::OPERATOR_GRANT.name, target.as_str())
             .with("role", role.as_str());
-        self.commit(vec![Write::UpdateOperator(op)], entry).await?;
+        let write = Write::UpdateOperator {
+            name: op.name,
+            expect: vec![OperatorField::Role(None)],
+            set: vec![OperatorField::Role(Some(role))],
+        };
+        self.commit(vec![write], entry).await?;
         Ok(())
     }
 

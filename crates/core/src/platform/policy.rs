@@ -8,7 +8,7 @@ use super::approvals::{PendingApproval, CREATE_EXPORTABLE, SET_USAGE};
 use super::{ops, NewKey, Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::{KeyName, KeyUsage};
-use crate::store::Write;
+use crate::store::{KeyField, Write};
 use crate::{Error, Result};
 
 /// The sealed parameters of a usage change.
@@ -32,8 +32,9 @@ impl Platform {
             exportable: true,
             ..new.clone()
         };
+        let details = super::approvals::new_key_details(&new);
         let id = self
-            .file_approval(session, CREATE_EXPORTABLE, name.as_str(), &new, None)
+            .file_approval(session, CREATE_EXPORTABLE, name.as_str(), &new, details)
             .await?;
         Ok(PendingApproval {
             approval: id,
@@ -51,23 +52,39 @@ impl Platform {
     ) -> Result<PendingApproval> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         let name = KeyName::parse(name)?;
-        if let Err(e) = self.check_usage_change(&name, usage).await {
-            let entry = AuditEntry::refused(
-                session.operator.as_str(),
-                SET_USAGE,
-                name.as_str(),
-                &e.to_string(),
-            )
-            .with("usage", usage.as_str());
-            return Err(self.refuse(entry, e).await);
-        }
+        let from = match self.check_usage_change(&name, usage).await {
+            Ok(from) => from,
+            Err(e) => {
+                let entry = AuditEntry::refused(
+                    session.operator.as_str(),
+                    SET_USAGE,
+                    name.as_str(),
+                    &e.to_string(),
+                )
+                .with("usage", usage.as_str());
+                return Err(self.refuse(entry, e).await);
+            }
+        };
+        let key = self
+            .store
+            .get_key(&name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {name}")))?;
+        let mut details = super::approvals::key_details(&key, "");
+        details.remove("kcv");
+        details.insert(
+            "usage".into(),
+            format!("{} -> {}", from.as_str(), usage.as_str()),
+        );
+        details.insert("from".into(), from.as_str().into());
+        details.insert("to".into(), usage.as_str().into());
         let id = self
             .file_approval(
                 session,
                 SET_USAGE,
                 name.as_str(),
                 &UsagePayload { usage },
-                None,
+                details,
             )
             .await?;
         Ok(PendingApproval {
@@ -123,9 +140,11 @@ impl Platform {
         let p: UsagePayload = serde_json::from_slice(payload)
             .map_err(|_| Error::Integrity("approval payload".into()))?;
         let from = self.check_usage_change(target, p.usage).await?;
-        let write = Write::SetKeyUsage {
+        let write = Write::UpdateKey {
             name: target.clone(),
-            usage: p.usage,
+            expect: vec![KeyField::Usage(from)],
+            set: vec![KeyField::Usage(p.usage)],
+            count_use: false,
         };
         Ok((vec![write], from.as_str(), p.usage.as_str()))
     }

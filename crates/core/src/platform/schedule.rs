@@ -6,8 +6,8 @@ use super::Platform;
 use crate::audit::AuditEntry;
 use crate::key::{KeyState, Transition};
 use crate::now_ms;
-use crate::store::Write;
-use crate::Result;
+use crate::store::{KeyField, Write};
+use crate::{Error, Result};
 
 impl Platform {
     /// Rotates every active key whose newest version is older than its
@@ -41,7 +41,7 @@ impl Platform {
         self.unsealed()?;
         let now = now_ms();
         let mut changed = Vec::new();
-        for mut key in self.store.list_keys().await? {
+        for key in self.store.list_keys().await? {
             let transition = if key.expired_at(now) {
                 Transition::Deactivate
             } else if key.state == KeyState::PreActive
@@ -60,10 +60,19 @@ impl Platform {
                 .with("from", key.state.as_str())
                 .with("to", next.as_str())
                 .with("scheduled", "true");
-            key.state = next;
-            let name = key.name.to_string();
-            self.commit(vec![Write::UpdateKey(key)], entry).await?;
-            changed.push((name, next));
+            let write = Write::UpdateKey {
+                name: key.name.clone(),
+                expect: vec![KeyField::State(key.state)],
+                set: vec![KeyField::State(next)],
+                count_use: false,
+            };
+            match self.commit(vec![write], entry).await {
+                Ok(_) => changed.push((key.name.to_string(), next)),
+                // An operator changed the key meanwhile: the next run
+                // decides again on what it finds then.
+                Err(Error::Stale(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(changed)
     }

@@ -230,7 +230,12 @@ impl Platform {
     /// earlier key, if any, no longer signs in.
     pub async fn key_terminal(&self, session: &Session, no: &str) -> Result<TerminalKeying> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
+        retry_stale!(self, self.key_terminal_once(session, no))
+    }
+
+    async fn key_terminal_once(&self, session: &Session, no: &str) -> Result<TerminalKeying> {
         let mut t = self.terminal(no).await?;
+        let before = t.clone();
         if t.state == "revoked" {
             return Err(Error::Refused(format!("terminal {no} is revoked")));
         }
@@ -263,7 +268,14 @@ impl Platform {
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.key", no)
             .with("key_version", key_version.to_string())
             .with("kcv", kcv.clone());
-        self.commit(vec![Write::PutTerminal(t)], entry).await?;
+        self.commit(
+            vec![Write::UpdateTerminal {
+                expect: Box::new(before),
+                set: Box::new(t),
+            }],
+            entry,
+        )
+        .await?;
         Ok(TerminalKeying {
             key: Zeroizing::new(hex::encode_upper(tmk.as_bytes())),
             kcv,
@@ -293,24 +305,37 @@ impl Platform {
                     .await)
             }
         }
-        if self.store.count_live_nonces(no, now_ms()).await? >= MAX_LIVE_CHALLENGES {
-            return Err(Error::TooManyRequests(format!(
+        let too_many = || {
+            Error::TooManyRequests(format!(
                 "terminal {no} holds {MAX_LIVE_CHALLENGES} unspent challenges; sign in with one or wait {} s",
                 CHALLENGE_TTL_MS / 1000
-            )));
+            ))
+        };
+        if self.store.count_live_nonces(no, now_ms()).await? >= MAX_LIVE_CHALLENGES {
+            return Err(too_many());
         }
         let nonce = hex::encode(random::bytes(16)?.as_slice());
+        // The limit is checked again inside the commit, so that concurrent
+        // requests cannot pass it together.
+        let now = now_ms();
         let write = Write::PutNonce {
             nonce: nonce.clone(),
             terminal_no: no.into(),
-            expires_ms: now_ms() + CHALLENGE_TTL_MS,
+            expires_ms: now + CHALLENGE_TTL_MS,
+            now_ms: now,
+            max_live: MAX_LIVE_CHALLENGES,
         };
-        self.commit(
-            vec![write],
-            AuditEntry::ok(&format!("terminal-{no}"), "terminal.challenge", no),
-        )
-        .await?;
-        Ok(nonce)
+        match self
+            .commit(
+                vec![write],
+                AuditEntry::ok(&format!("terminal-{no}"), "terminal.challenge", no),
+            )
+            .await
+        {
+            Ok(_) => Ok(nonce),
+            Err(Error::TooManyRequests(_)) => Err(too_many()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A sign-in refused: audited, and a `signin-failed` (or

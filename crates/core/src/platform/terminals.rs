@@ -128,7 +128,7 @@ impl Platform {
         .with("institution", record.institution.clone())
         .with("auth", record.auth.clone())
         .with("psam", record.psam.clone());
-        self.commit(vec![Write::PutTerminal(record.clone())], entry)
+        self.commit(vec![Write::InsertTerminal(record.clone())], entry)
             .await?;
         Ok(record)
     }
@@ -147,7 +147,17 @@ impl Platform {
         no: &str,
         state: &str,
     ) -> Result<TerminalRecord> {
+        retry_stale!(self, self.set_terminal_state_once(who, no, state))
+    }
+
+    async fn set_terminal_state_once(
+        &self,
+        who: &str,
+        no: &str,
+        state: &str,
+    ) -> Result<TerminalRecord> {
         let mut t = self.terminal(no).await?;
+        let before = t.clone();
         if t.state == "revoked" {
             return Err(Error::Refused(format!("terminal {no} is revoked")));
         }
@@ -156,8 +166,14 @@ impl Platform {
             .with("to", state);
         t.state = state.into();
         t.state_ms = now_ms();
-        self.commit(vec![Write::PutTerminal(t.clone())], entry)
-            .await?;
+        self.commit(
+            vec![Write::UpdateTerminal {
+                expect: Box::new(before),
+                set: Box::new(t.clone()),
+            }],
+            entry,
+        )
+        .await?;
         Ok(t)
     }
 
@@ -247,15 +263,27 @@ impl Platform {
                     true,
                 )?;
                 let pem = x509::to_pem("CERTIFICATE", &der)?;
-                self.commit(
-                    vec![Write::PutMeta {
-                        key: CA_CERT_META.into(),
-                        value: pem.clone().into_bytes(),
-                    }],
-                    AuditEntry::ok(session.operator.as_str(), "ca.create", CA_NAME),
-                )
-                .await?;
-                pem
+                let made = self
+                    .commit(
+                        vec![Write::InsertMeta {
+                            key: CA_CERT_META.into(),
+                            value: pem.clone().into_bytes(),
+                        }],
+                        AuditEntry::ok(session.operator.as_str(), "ca.create", CA_NAME),
+                    )
+                    .await;
+                match made {
+                    Ok(_) => pem,
+                    // Another request made it at the same moment: use that one.
+                    Err(Error::Stale(_)) => String::from_utf8(
+                        self.store
+                            .get_meta(CA_CERT_META)
+                            .await?
+                            .ok_or_else(|| Error::Integrity("CA certificate".into()))?,
+                    )
+                    .map_err(|_| Error::Integrity("CA certificate".into()))?,
+                    Err(e) => return Err(e),
+                }
             }
         };
         Ok((blob, ca))
@@ -283,7 +311,17 @@ impl Platform {
         request_der: &[u8],
     ) -> Result<Enrollment> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
+        retry_stale!(self, self.enroll_terminal_once(session, no, request_der))
+    }
+
+    async fn enroll_terminal_once(
+        &self,
+        session: &Session,
+        no: &str,
+        request_der: &[u8],
+    ) -> Result<Enrollment> {
         let mut t = self.terminal(no).await?;
+        let before = t.clone();
         if t.state == "revoked" {
             return Err(Error::Refused(format!("terminal {no} is revoked")));
         }
@@ -325,8 +363,14 @@ impl Platform {
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.enroll", no)
             .with("certificate", t.cert_serial.clone())
             .with("subject", subject);
-        self.commit(vec![Write::PutTerminal(t.clone())], entry)
-            .await?;
+        self.commit(
+            vec![Write::UpdateTerminal {
+                expect: Box::new(before),
+                set: Box::new(t.clone()),
+            }],
+            entry,
+        )
+        .await?;
         Ok(Enrollment {
             certificate: x509::to_pem("CERTIFICATE", &der)?,
             ca_certificate: ca,
@@ -365,7 +409,17 @@ impl Platform {
         if sm3_hex.len() != 64 || hex::decode(sm3_hex).is_err() {
             return Err(Error::Invalid("an SM3 hash is 64 hex digits".into()));
         }
-        let mut allowed = self.allowed_software().await?;
+        retry_stale!(self, self.allow_software_once(session, version, sm3_hex))
+    }
+
+    async fn allow_software_once(
+        &self,
+        session: &Session,
+        version: &str,
+        sm3_hex: &str,
+    ) -> Result<()> {
+        let read = self.store.get_meta(SOFTWARE_META).await?;
+        let mut allowed = software_list(read.as_deref())?;
         allowed.insert(version.to_string(), sm3_hex.to_ascii_lowercase());
         let value = serde_json::to_vec(&allowed).map_err(|e| Error::Invalid(e.to_string()))?;
         let entry = AuditEntry::ok(
@@ -375,10 +429,16 @@ impl Platform {
         )
         .with("sm3", sm3_hex.to_ascii_lowercase());
         self.commit(
-            vec![Write::PutMeta {
-                key: SOFTWARE_META.into(),
-                value,
-            }],
+            vec![
+                Write::ExpectMeta {
+                    key: SOFTWARE_META.into(),
+                    value: read,
+                },
+                Write::PutMeta {
+                    key: SOFTWARE_META.into(),
+                    value,
+                },
+            ],
             entry,
         )
         .await?;
@@ -388,11 +448,14 @@ impl Platform {
     pub(super) async fn allowed_software(
         &self,
     ) -> Result<std::collections::BTreeMap<String, String>> {
-        match self.store.get_meta(SOFTWARE_META).await? {
-            Some(v) => {
-                serde_json::from_slice(&v).map_err(|_| Error::Integrity("software list".into()))
-            }
-            None => Ok(Default::default()),
-        }
+        software_list(self.store.get_meta(SOFTWARE_META).await?.as_deref())
+    }
+}
+
+/// The allowed software versions of the stored list (none if none is stored).
+fn software_list(stored: Option<&[u8]>) -> Result<std::collections::BTreeMap<String, String>> {
+    match stored {
+        Some(v) => serde_json::from_slice(v).map_err(|_| Error::Integrity("software list".into())),
+        None => Ok(Default::default()),
     }
 }

@@ -7,10 +7,9 @@ use sscard_gm::random;
 use sscard_gm::sm2::{self, Signature, SignatureFormat};
 use zeroize::Zeroizing;
 
-use super::{ops, Platform, Session};
+use super::{Platform, Session};
 use crate::audit::AuditEntry;
-use crate::key::{KeyAlgorithm, KeyName, KeyRecord, KeyVersionRecord, UseKind};
-use crate::store::Write;
+use crate::key::{KeyAlgorithm, KeyRecord, KeyVersionRecord, UseKind};
 use crate::{Error, Result};
 
 /// A fresh data key: in clear for the caller's use now, and wrapped for
@@ -28,15 +27,14 @@ impl Platform {
     async fn record_use(
         &self,
         session: &Session,
-        mut key: KeyRecord,
+        key: &KeyRecord,
         version: &KeyVersionRecord,
         action: &str,
     ) -> Result<()> {
-        key.uses += 1;
         let entry = AuditEntry::ok(session.operator.as_str(), action, key.name.as_str())
             .with("version", version.version.to_string())
             .with("kcv", version.kcv.clone());
-        self.commit(vec![Write::UpdateKey(key)], entry)
+        self.commit(vec![Self::use_write(key)], entry)
             .await
             .map(|_| ())
     }
@@ -60,35 +58,37 @@ impl Platform {
 
     /// HMAC-SM3 of `data` under an HMAC key, hex.
     pub async fn hmac(&self, session: &Session, name: &str, data: &[u8]) -> Result<String> {
-        self.authorize(session, &ops::KEY_USE).await?;
-        let name = KeyName::parse(name)?;
-        let (key, version, material) = self
-            .use_version(session, &name, None, UseKind::Protect, "hmac")
-            .await?;
-        if key.algorithm != KeyAlgorithm::HmacSm3 {
-            return Err(Error::Invalid(format!("key {name} is not an hmac-sm3 key")));
-        }
-        let tag = hex::encode(self.provider.hmac(&material, data)?);
-        self.record_use(session, key, &version, "key.hmac").await?;
-        Ok(tag)
+        key_use!(self, session, "key.hmac", name, |name| async {
+            let (key, version, material) = self
+                .find_version(name, None, UseKind::Protect, "key.hmac")
+                .await?;
+            if key.algorithm != KeyAlgorithm::HmacSm3 {
+                return Err(Error::Invalid(format!("key {name} is not an hmac-sm3 key")));
+            }
+            let tag = hex::encode(self.provider.hmac(&material, data)?);
+            self.record_use(session, &key, &version, "key.hmac").await?;
+            Ok(tag)
+        })
     }
 
     /// Signs `data` with an SM2 key (user ID 1234567812345678), DER, hex.
     pub async fn sign(&self, session: &Session, name: &str, data: &[u8]) -> Result<String> {
-        self.authorize(session, &ops::KEY_USE).await?;
-        let name = KeyName::parse(name)?;
-        let (key, version, material) = self
-            .use_version(session, &name, None, UseKind::Protect, "sign")
-            .await?;
-        if key.algorithm != KeyAlgorithm::Sm2 {
-            return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
-        }
-        let signature = self.provider.sign(&material, data)?;
-        self.record_use(session, key, &version, "key.sign").await?;
-        Ok(hex::encode(signature))
+        key_use!(self, session, "key.sign", name, |name| async {
+            let (key, version, material) = self
+                .find_version(name, None, UseKind::Protect, "key.sign")
+                .await?;
+            if key.algorithm != KeyAlgorithm::Sm2 {
+                return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
+            }
+            let signature = self.provider.sign(&material, data)?;
+            self.record_use(session, &key, &version, "key.sign").await?;
+            Ok(hex::encode(signature))
+        })
     }
 
     /// Verifies a signature of [`Self::sign`] against the newest version.
+    /// A signature that does not verify is refused with
+    /// [`sscard_gm::Error::SignatureInvalid`] (and audited).
     pub async fn verify(
         &self,
         session: &Session,
@@ -96,17 +96,17 @@ impl Platform {
         data: &[u8],
         signature: &[u8],
     ) -> Result<()> {
-        self.authorize(session, &ops::KEY_USE).await?;
-        let name = KeyName::parse(name)?;
-        let (key, version, material) = self
-            .use_version(session, &name, None, UseKind::Process, "verify")
-            .await?;
-        if key.algorithm != KeyAlgorithm::Sm2 {
-            return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
-        }
-        let public = self.provider.public_key(&material)?;
-        let signature = Signature::parse(signature, SignatureFormat::Der)?;
-        sm2::verify(&public, sm2::DEFAULT_USER_ID, data, &signature)?;
-        self.record_use(session, key, &version, "key.verify").await
+        key_use!(self, session, "key.verify", name, |name| async {
+            let (key, version, material) = self
+                .find_version(name, None, UseKind::Process, "key.verify")
+                .await?;
+            if key.algorithm != KeyAlgorithm::Sm2 {
+                return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
+            }
+            let public = self.provider.public_key(&material)?;
+            let signature = Signature::parse(signature, SignatureFormat::Der)?;
+            sm2::verify(&public, sm2::DEFAULT_USER_ID, data, &signature)?;
+            self.record_use(session, &key, &version, "key.verify").await
+        })
     }
 }

@@ -137,12 +137,16 @@ impl Platform {
         })
     }
 
-    /// Seals this node: the root key and keyring leave memory.
+    /// Seals this node: the root key and keyring leave memory. Sealing is
+    /// the emergency stop: every operator token and every terminal session
+    /// ends with it (on every node, since they live in the store), and
+    /// after the next unseal everyone logs in or signs in again.
     pub async fn seal(&self, session: &Session) -> Result<()> {
         self.authorize(session, &ops::SYS_SEAL).await?;
         self.commit(
-            Vec::new(),
-            AuditEntry::ok(session.operator.as_str(), ops::SYS_SEAL.name, "platform"),
+            vec![Write::EndAllSessions],
+            AuditEntry::ok(session.operator.as_str(), ops::SYS_SEAL.name, "platform")
+                .with("sessions", "ended"),
         )
         .await?;
         *self.state.write().map_err(|_| super::poisoned())? = State::Sealed(Vec::new());
