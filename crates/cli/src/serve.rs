@@ -147,6 +147,7 @@ async fn dev_prepare(platform: &Platform, dir: &Path) -> CliResult {
                 op("security2", "secadmin2", Role::Security)?,
                 op("audit", "auditor", Role::Audit)?,
             ],
+            password_iterations: sscard_core::password::ITERATIONS,
         };
         let store = Arc::clone(platform.store());
         Platform::initialize_then(store.as_ref(), &options, |out| {

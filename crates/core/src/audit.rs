@@ -171,6 +171,7 @@ pub struct ChainVerifier<'k> {
     prev_hash: String,
     hashes: BTreeMap<i64, String>,
     checkpoints: u64,
+    last_covers_all: bool,
 }
 
 impl<'k> ChainVerifier<'k> {
@@ -182,6 +183,7 @@ impl<'k> ChainVerifier<'k> {
             prev_hash: GENESIS.to_string(),
             hashes: BTreeMap::new(),
             checkpoints: 0,
+            last_covers_all: false,
         }
     }
 
@@ -226,6 +228,30 @@ impl<'k> ChainVerifier<'k> {
         self.hashes.insert(record.seq, record.hash.clone());
         self.prev_hash = record.hash.clone();
         self.expected_seq += 1;
+        self.last_covers_all = record.action == CHECKPOINT
+            && self.key.is_some()
+            && record.details.get("through_seq").map(String::as_str)
+                == Some((record.seq - 1).to_string().as_str());
+        Ok(())
+    }
+
+    /// Checks the end of an export: with a key, its last record must be a
+    /// signed checkpoint over the record just before it (an export ends
+    /// with one made at export time), so that no record can be cut off the
+    /// end or rewritten and re-chained after the last signature.
+    pub fn finish_export(&self) -> Result<(), ChainBreak> {
+        if self.count() == 0 {
+            return Err(self.fail(None, "the export holds no record"));
+        }
+        if !self.last_covers_all {
+            return Err(ChainBreak {
+                seq: self.expected_seq - 1,
+                line: None,
+                reason: "the export does not end with a signed checkpoint over its last record \
+                         (records were cut off the end, or added after the last signature)"
+                    .into(),
+            });
+        }
         Ok(())
     }
 
@@ -302,6 +328,9 @@ pub fn verify_export(text: &str, key: Option<&Sm2PublicKey>) -> Result<(i64, u64
             ));
         }
         verifier.push(&record, Some(line_no))?;
+    }
+    if key.is_some() {
+        verifier.finish_export()?;
     }
     Ok((verifier.count(), verifier.checkpoints()))
 }

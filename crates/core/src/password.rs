@@ -14,16 +14,32 @@ pub const ITERATIONS: u32 = 200_000;
 const SALT_LEN: usize = 16;
 const HASH_LEN: usize = 32;
 
-/// Hashes a password: `iterations(4, BE) ‖ salt(16) ‖ hash(32)`.
+/// The fewest iterations [`hash_with`] accepts (a cost for tests and
+/// small devices; production uses [`ITERATIONS`]).
+pub const MIN_ITERATIONS: u32 = 1_000;
+
+/// Hashes a password at the standard cost: `iterations(4, BE) ‖ salt(16) ‖ hash(32)`.
 pub fn hash(password: &str) -> Result<Zeroizing<Vec<u8>>> {
+    hash_with(password, ITERATIONS)
+}
+
+/// Hashes a password with `iterations` (at least [`MIN_ITERATIONS`]):
+/// `iterations(4, BE) ‖ salt(16) ‖ hash(32)`. [`verify`] reads the cost
+/// from the hash.
+pub fn hash_with(password: &str, iterations: u32) -> Result<Zeroizing<Vec<u8>>> {
+    if iterations < MIN_ITERATIONS {
+        return Err(Error::Invalid(format!(
+            "a password hash needs at least {MIN_ITERATIONS} iterations"
+        )));
+    }
     let salt = random::bytes(SALT_LEN)?;
-    let mut out = Zeroizing::new(ITERATIONS.to_be_bytes().to_vec());
+    let mut out = Zeroizing::new(iterations.to_be_bytes().to_vec());
     out.extend_from_slice(&salt);
     let mut derived = Zeroizing::new([0u8; HASH_LEN]);
     kdf::pbkdf2_hmac_sm3(
         password.as_bytes(),
         &salt,
-        ITERATIONS,
+        iterations,
         derived.as_mut_slice(),
     )?;
     out.extend_from_slice(derived.as_slice());
@@ -52,20 +68,31 @@ pub fn verify(password: &str, encoded: &[u8]) -> Result<bool> {
     Ok(ct_eq(derived.as_slice(), expected))
 }
 
-/// Spends the time of one [`verify`] at the current cost without checking
-/// anything: a login for a name that is no account (or may not log in)
-/// takes as long as one for an account, so timing does not tell which names
-/// exist.
-pub fn spend_equal_time(password: &str) -> Result<()> {
-    static DUMMY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let dummy = match DUMMY.get() {
+/// Spends the time of one [`verify`] at a cost of `iterations` without
+/// checking anything: a login for a name that is no account (or may not
+/// log in) takes as long as one for an account, so timing does not tell
+/// which names exist.
+pub fn spend_equal_time(password: &str, iterations: u32) -> Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static DUMMIES: Mutex<BTreeMap<u32, Vec<u8>>> = Mutex::new(BTreeMap::new());
+    let known = DUMMIES
+        .lock()
+        .map_err(|_| Error::Integrity("password cost table".into()))?
+        .get(&iterations)
+        .cloned();
+    let dummy = match known {
         Some(d) => d,
         None => {
-            let made = hash("not an account of this platform")?;
-            DUMMY.get_or_init(|| made.to_vec())
+            let made = hash_with("not an account of this platform", iterations)?.to_vec();
+            DUMMIES
+                .lock()
+                .map_err(|_| Error::Integrity("password cost table".into()))?
+                .insert(iterations, made.clone());
+            made
         }
     };
-    verify(password, dummy).map(|_| ())
+    verify(password, &dummy).map(|_| ())
 }
 
 /// A random one-time password: 20 characters from an alphabet without

@@ -57,6 +57,10 @@ pub enum Write {
         /// The new value.
         value: Vec<u8>,
     },
+    /// A precondition only: the record appended by this commit comes right
+    /// after record `seq` (a checkpoint signs over the newest record);
+    /// fails with `Stale` if another record came in between.
+    ExpectAuditHead(i64),
     /// Creates an operator, failing with `Conflict` if the name is taken.
     InsertOperator(Operator),
     /// Changes the columns `set` of an operator whose columns `expect`

@@ -484,6 +484,12 @@ impl Store for SqlStore {
         let seq: i64 = head.try_get("seq").map_err(storage)?;
         let prev_hash: String = head.try_get("hash").map_err(storage)?;
         for write in writes {
+            if let Write::ExpectAuditHead(expected) = write {
+                if seq != expected + 1 {
+                    return Err(Error::Stale(format!("the audit head (record {expected})")));
+                }
+                continue;
+            }
             if !terminals::apply(&mut tx, &write).await? {
                 rows::apply(&mut tx, write).await?;
             }

@@ -10,8 +10,6 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sscard_card::blacklist::Reason;
@@ -19,105 +17,14 @@ use sscard_core::audit::{AuditEntry, ChainVerifier};
 use sscard_core::operator::{Operator, OperatorName, TokenRow};
 use sscard_core::platform::{InitOptions, Platform};
 use sscard_core::seal::{self, SealConfig};
-use sscard_core::store::{OperatorField, Store, Write};
+use sscard_core::store::{OperatorField, Write};
 use sscard_core::{now_ms, Error, Role};
 use sscard_gm::mac::{self, MacAlgorithm};
-use sscard_gm::{diversify, kcv, BlockAlgorithm, BlockKey};
-use sscard_store::{Backend, SqlStore};
+use sscard_gm::{BlockAlgorithm, BlockKey};
+use sscard_store::SqlStore;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A store on a fresh database of one backend, and how to dump it.
-struct Fixture {
-    store: SqlStore,
-    place: Place,
-}
-
-enum Place {
-    Dir(PathBuf),
-    Schema(String),
-}
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-async fn sqlite() -> Fixture {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("store"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = SqlStore::open_dir(&dir).await.unwrap();
-    assert_eq!(store.backend(), Backend::Sqlite);
-    Fixture {
-        store,
-        place: Place::Dir(dir),
-    }
-}
-
-async fn postgres() -> Option<Fixture> {
-    let admin = match SqlStore::admin_pool(PG_ADMIN).await {
-        Ok(pool) => pool,
-        // CI sets SSCARD_REQUIRE_POSTGRES: there, a missing server fails the suite.
-        Err(e) if std::env::var_os("SSCARD_REQUIRE_POSTGRES").is_some() => {
-            panic!("SSCARD_REQUIRE_POSTGRES is set and no PostgreSQL answers at {PG_ADMIN}: {e}")
-        }
-        Err(e) => {
-            println!("skipping: no PostgreSQL answers at {PG_ADMIN}: {e}");
-            return None;
-        }
-    };
-    let schema = unique("sscard_test");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let url = format!("{PG_ADMIN}?options=-c%20search_path%3D{schema}");
-    let store = SqlStore::connect(&url).await.unwrap();
-    assert_eq!(store.backend(), Backend::Postgres);
-    Some(Fixture {
-        store,
-        place: Place::Schema(schema),
-    })
-}
-
-impl Fixture {
-    fn dyn_store(&self) -> Arc<dyn Store> {
-        Arc::new(self.store.clone())
-    }
-
-    /// Every byte the backend holds for this platform: the SQLite files
-    /// (with the WAL), or a `pg_dump` of the schema.
-    async fn dump(&self) -> Vec<u8> {
-        match &self.place {
-            Place::Dir(dir) => {
-                let mut all = Vec::new();
-                for entry in std::fs::read_dir(dir).unwrap() {
-                    all.extend(std::fs::read(entry.unwrap().path()).unwrap());
-                }
-                all
-            }
-            Place::Schema(schema) => {
-                let out = std::process::Command::new("pg_dump")
-                    .args(["-h", "127.0.0.1", "-U", "postgres", "-n", schema, "test"])
-                    .output()
-                    .expect("pg_dump must be installed beside PostgreSQL");
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                assert!(String::from_utf8_lossy(&out.stdout).contains("CREATE TABLE"));
-                out.stdout
-            }
-        }
-    }
-}
+mod common;
+use common::*;
 
 fn operator(name: &str) -> Operator {
     Operator {
@@ -1296,89 +1203,6 @@ async fn blacklist_versions_and_event_rules(f: Fixture) {
     ));
 }
 
-/// Registers and keys a MAC terminal, signs it in with the CBC-MAC under its
-/// terminal master key, and returns it as a caller with its session's MAC
-/// working key (opened from the sign-in answer, checked against its KCV).
-async fn mac_terminal_signed_in(
-    platform: &Platform,
-    system: &sscard_core::platform::Session,
-    no: &str,
-) -> (sscard_core::platform::SignedInTerminal, BlockKey) {
-    let tmk = key_mac_terminal(platform, system, no).await;
-    let outcome = mac_signin(platform, no, &tmk).await.unwrap();
-    let caller = platform
-        .terminal_of_session(&outcome.session)
-        .await
-        .unwrap();
-    let delivered = outcome
-        .working_keys
-        .iter()
-        .find(|k| k.name == "mac")
-        .unwrap();
-    assert!(delivered.envelope.is_none());
-    (caller, open_wrapped(&tmk, delivered))
-}
-
-/// A working key delivered under a TMK, checked against its check value.
-fn open_wrapped(tmk: &BlockKey, delivered: &sscard_core::platform::WorkingKey) -> BlockKey {
-    let wrapped = hex::decode(delivered.wrapped.as_ref().unwrap()).unwrap();
-    let clear = diversify::decrypt_block(tmk, &wrapped).unwrap();
-    let key = BlockKey::new(BlockAlgorithm::Sm4, &clear).unwrap();
-    assert_eq!(
-        hex::encode(kcv::kcv(&key, 4).unwrap()),
-        delivered.kcv,
-        "{}",
-        delivered.name
-    );
-    key
-}
-
-/// Registers MAC terminal `no` and keys it: its terminal master key.
-async fn key_mac_terminal(
-    platform: &Platform,
-    system: &sscard_core::platform::Session,
-    no: &str,
-) -> BlockKey {
-    use sscard_core::platform::NewTerminal;
-    platform
-        .register_terminal(
-            system,
-            &NewTerminal {
-                terminal_no: no.into(),
-                serial: "SN".into(),
-                institution: "Library".into(),
-                location: String::new(),
-                kind: "counter".into(),
-                psam: String::new(),
-                auth: "mac".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let keying = platform.key_terminal(system, no).await.unwrap();
-    assert_eq!(keying.key_version, 1);
-    let tmk = BlockKey::new(
-        BlockAlgorithm::Sm4,
-        &hex::decode(keying.key.as_str()).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(hex::encode(kcv::kcv(&tmk, 4).unwrap()), keying.kcv);
-    tmk
-}
-
-/// A MAC sign-in: challenge, then the CBC-MAC of the message under `tmk`.
-async fn mac_signin(
-    platform: &Platform,
-    no: &str,
-    tmk: &BlockKey,
-) -> sscard_core::Result<sscard_core::platform::SigninOutcome> {
-    let nonce = platform.signin_challenge(no).await?;
-    let hash = "ab".repeat(32);
-    let message = sscard_core::platform::signin_message(no, &nonce, &hash);
-    let tag = mac::mac(tmk, MacAlgorithm::CbcMac, None, &message, None).unwrap();
-    platform.signin(no, &nonce, &tag, &hash).await
-}
-
 /// An SM2 terminal whose certificate has expired is refused at sign-in,
 /// with a `signin-failed` event; in date, the same signature is accepted.
 async fn an_expired_certificate_is_refused(f: Fixture) {
@@ -1690,57 +1514,6 @@ async fn checkpoints_are_signed_and_verify(f: Fixture) {
         .try_for_each(|r| v.push(r, None))
         .unwrap_err();
     assert!(broken.reason.contains("signature"), "{broken}");
-}
-
-/// A platform initialized with `options` on this backend, unsealed.
-async fn unsealed(
-    f: &Fixture,
-    options: &InitOptions,
-) -> (Arc<dyn Store>, sscard_core::platform::InitOutput, Platform) {
-    let store = f.dyn_store();
-    let out = Platform::initialize(store.as_ref(), options).await.unwrap();
-    let platform = Platform::new(Arc::clone(&store));
-    platform
-        .unseal(out.shares[0].to_json().unwrap().as_bytes())
-        .await
-        .unwrap();
-    (store, out, platform)
-}
-
-/// Logs in the security administrator of a fresh platform (changing the
-/// one-time password) and returns the session.
-async fn security_officer(
-    platform: &Platform,
-    out: &sscard_core::platform::InitOutput,
-) -> sscard_core::platform::Session {
-    operator_session(platform, out, 1, "officer passphrase 1").await
-}
-
-/// Logs in operator `index` of `out`, replaces its one-time password with
-/// `new_password`, and returns a session with the new one.
-async fn operator_session(
-    platform: &Platform,
-    out: &sscard_core::platform::InitOutput,
-    index: usize,
-    new_password: &str,
-) -> sscard_core::platform::Session {
-    let (_, credentials) = &out.operators[index];
-    let token = platform
-        .login(&credentials.user, &credentials.password)
-        .await
-        .unwrap()
-        .token;
-    let session = platform.authenticate(&token).await.unwrap();
-    platform
-        .change_password(&session, &credentials.password, new_password)
-        .await
-        .unwrap();
-    let token = platform
-        .login(&credentials.user, new_password)
-        .await
-        .unwrap()
-        .token;
-    platform.authenticate(&token).await.unwrap()
 }
 
 /// Rotation keeps old ciphertexts decryptable until the minimum version
@@ -2305,28 +2078,6 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         versions.iter().all(|v| v.material.is_empty()),
         "the material is erased"
     );
-}
-
-macro_rules! suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(super::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(fixture) = super::postgres().await else { return };
-                    super::$test(fixture).await;
-                }
-            )*
-        }
-    };
 }
 
 suite!(

@@ -54,7 +54,11 @@ impl Platform {
         Ok(AuditPage { records })
     }
 
-    /// Every record, in order, for export: visits them page by page.
+    /// Every record, in order, for export: visits them page by page. The
+    /// export itself is audited first, and a checkpoint signed now over
+    /// that record ends the export, so that an offline verifier with the
+    /// audit public key notices any record cut off the end or rewritten.
+    /// Returns how many records were visited.
     pub async fn audit_export(
         &self,
         session: &Session,
@@ -62,21 +66,28 @@ impl Platform {
     ) -> Result<i64> {
         self.authorize(session, &ops::AUDIT_READ).await?;
         let who = session.operator.as_str();
+        let exported = self
+            .store
+            .commit(Vec::new(), AuditEntry::ok(who, "audit.export", "audit"))
+            .await?;
+        let end = self.checkpoint(&exported).await?.ok_or(Error::Sealed)?.seq;
         let mut from = 1;
-        loop {
+        let mut visited = 0;
+        'pages: loop {
             let page = self.store.audit_range(from, PAGE).await?;
             for record in &page {
+                if record.seq > end {
+                    break 'pages;
+                }
                 each(record);
+                visited += 1;
             }
             match page.last() {
                 Some(last) if page.len() as i64 == PAGE => from = last.seq + 1,
                 _ => break,
             }
         }
-        let record = self
-            .commit(Vec::new(), AuditEntry::ok(who, "audit.export", "audit"))
-            .await?;
-        Ok(record.seq - 1)
+        Ok(visited)
     }
 
     /// Verifies the stored chain and every checkpoint signature.

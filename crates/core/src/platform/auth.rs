@@ -88,7 +88,7 @@ impl Platform {
             Err(_) => None,
         };
         let Some(op) = account else {
-            password::spend_equal_time(secret)?;
+            password::spend_equal_time(secret, self.password_iterations)?;
             let actor = self.audit_hmac(user);
             let entry = AuditEntry::refused(&actor, "auth.login", &actor, "no such account");
             return Err(self.refuse(entry, Error::BadCredentials).await);
@@ -96,12 +96,12 @@ impl Platform {
         let who = op.name.to_string();
         let now = now_ms();
         if op.disabled {
-            password::spend_equal_time(secret)?;
+            password::spend_equal_time(secret, self.password_iterations)?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account disabled");
             return Err(self.refuse(entry, Error::Disabled).await);
         }
         if op.locked_until_ms > now {
-            password::spend_equal_time(secret)?;
+            password::spend_equal_time(secret, self.password_iterations)?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account locked");
             let e = Error::Locked {
                 until_ms: op.locked_until_ms,
@@ -266,9 +266,10 @@ impl Platform {
             );
             return Err(self.refuse(entry, e).await);
         }
-        let sealed = unsealed
-            .keyring
-            .seal(&Operator::password_aad(&op.name), &password::hash(new)?)?;
+        let sealed = unsealed.keyring.seal(
+            &Operator::password_aad(&op.name),
+            &password::hash_with(new, self.password_iterations)?,
+        )?;
         let writes = vec![
             Write::UpdateOperator {
                 name: op.name.clone(),

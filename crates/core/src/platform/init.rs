@@ -36,6 +36,9 @@ pub struct InitOptions {
     pub threshold: u8,
     /// The first operators.
     pub operators: Vec<NewOperator>,
+    /// PBKDF2 iterations of their password hashes
+    /// ([`password::ITERATIONS`] unless a test lowers it).
+    pub password_iterations: u32,
 }
 
 impl InitOptions {
@@ -57,6 +60,7 @@ impl InitOptions {
                 op("security", "secadmin", Role::Security)?,
                 op("audit", "auditor", Role::Audit)?,
             ],
+            password_iterations: password::ITERATIONS,
         })
     }
 }
@@ -128,7 +132,7 @@ impl Platform {
         let mut operators = Vec::new();
         for new in &options.operators {
             let secret = password::generate()?;
-            let hash = password::hash(&secret)?;
+            let hash = password::hash_with(&secret, options.password_iterations)?;
             writes.push(Write::InsertOperator(Operator {
                 name: new.name.clone(),
                 role: Some(new.role),

@@ -252,6 +252,9 @@ pub struct Platform {
     /// The signed full blacklist of the newest version, built once per
     /// node: at 10^8 cards it takes the store minutes to list them.
     full_blacklist: tokio::sync::Mutex<Option<(i64, Arc<Vec<u8>>)>>,
+    /// PBKDF2 iterations of new password hashes, and of the derivation a
+    /// refused login spends.
+    password_iterations: u32,
 }
 
 impl Platform {
@@ -266,7 +269,17 @@ impl Platform {
             state: RwLock::new(State::Sealed(Vec::new())),
             checkpoint_every: Self::CHECKPOINT_EVERY,
             full_blacklist: tokio::sync::Mutex::new(None),
+            password_iterations: crate::password::ITERATIONS,
         }
+    }
+
+    /// Hashes new passwords with `iterations` PBKDF2 rounds instead of
+    /// [`crate::password::ITERATIONS`] (at least
+    /// [`crate::password::MIN_ITERATIONS`]): for tests, which log in
+    /// thousands of times.
+    pub fn with_password_iterations(mut self, iterations: u32) -> Self {
+        self.password_iterations = iterations.max(crate::password::MIN_ITERATIONS);
+        self
     }
 
     /// Uses `provider` for every key operation instead of the software one.
@@ -316,13 +329,32 @@ impl Platform {
         Ok(record)
     }
 
-    /// Appends a signed checkpoint over `record`, if unsealed.
-    async fn checkpoint(&self, record: &AuditRecord) -> Result<()> {
-        if let Ok(unsealed) = self.unsealed() {
-            let entry = audit::checkpoint_entry(&unsealed.audit_key, record.seq, &record.hash)?;
-            self.store.commit(Vec::new(), entry).await?;
+    /// Appends a signed checkpoint over `record`, if unsealed, right after
+    /// it: if another record came in between, the checkpoint is made over
+    /// the newest one instead. Returns the checkpoint.
+    async fn checkpoint(&self, record: &AuditRecord) -> Result<Option<AuditRecord>> {
+        let Ok(unsealed) = self.unsealed() else {
+            return Ok(None);
+        };
+        let mut over = record.clone();
+        for _ in 0..STALE_TRIES {
+            let entry = audit::checkpoint_entry(&unsealed.audit_key, over.seq, &over.hash)?;
+            match self
+                .store
+                .commit(vec![Write::ExpectAuditHead(over.seq)], entry)
+                .await
+            {
+                Ok(made) => return Ok(Some(made)),
+                Err(Error::Stale(_)) => {
+                    over =
+                        self.store.audit_head().await?.ok_or_else(|| {
+                            Error::Integrity("the audit log lost its head".into())
+                        })?;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Err(Error::Stale("the audit head".into()))
     }
 
     /// Appends a signed checkpoint if records were added since the last one

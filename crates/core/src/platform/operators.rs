@@ -54,7 +54,7 @@ impl Platform {
         let op = Operator {
             password: unsealed.keyring.seal(
                 &Operator::password_aad(&new_name),
-                &password::hash(&secret)?,
+                &password::hash_with(&secret, self.password_iterations)?,
             )?,
             name: new_name.clone(),
             role: None,
