@@ -1,11 +1,17 @@
 //! SM2 (GB/T 32918-2016): keys, signatures and public-key encryption, on
 //! RustCrypto's `sm2` crate.
 
+mod curve;
 mod encrypt;
+mod keyfile;
 mod keys;
+mod pem;
+mod point;
 mod sign;
 mod za;
 
+#[cfg(feature = "hazmat")]
+pub(crate) use encrypt::encrypt_with_nonce;
 pub use encrypt::{convert_ciphertext, decrypt, encrypt, CiphertextFormat};
 pub use keys::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{sign, verify, Signature, SignatureFormat};
