@@ -58,8 +58,11 @@ pub enum Error {
     SignatureInvalid,
     /// An SM2 ciphertext could not be parsed in the expected format.
     CiphertextEncoding(&'static str),
-    /// A certificate or request could not be read or made: names what.
+    /// A certificate or request could not be read: names what it is not.
     Encoding(&'static str),
+    /// A certificate, request or list this crate built could not be encoded:
+    /// names what.
+    EncodingFailed(&'static str),
     /// An SM2 ciphertext parsed but its C3 check failed: wrong key or altered data.
     DecryptionFailed,
     /// SM2 encryption of an empty message is undefined (GB/T 32918.4 §6.1 needs klen > 0).
@@ -89,7 +92,7 @@ pub enum Error {
     /// A private key file is encrypted (PKCS#8 `ENCRYPTED PRIVATE KEY`, or a
     /// PEM with `Proc-Type: 4,ENCRYPTED`).
     EncryptedKey,
-    /// The public key stored beside a private key in its file is not [d]G.
+    /// The public key stored beside a private key in its file is not \[d\]G.
     KeyMismatch,
     /// A signature's r or s is outside [1, n − 1] (GB/T 32918.2-2016 §7.1
     /// B1, B2); names which and how.
@@ -117,7 +120,7 @@ pub enum PointFault {
     /// 32-byte coordinates.
     Encoding,
     /// The point at infinity O, encoded as the single byte `00`
-    /// (§6.2 a); for C1, B2 of GB/T 32918.4 §7.1, [h]C1 ≠ O with h = 1).
+    /// (§6.2 a); for C1, B2 of GB/T 32918.4 §7.1, \[h\]C1 ≠ O with h = 1).
     Infinity,
     /// x is not in [0, p − 1] (§6.2 b).
     XOutOfField,
@@ -130,7 +133,7 @@ pub enum PointFault {
     NoPointWithX,
     /// A hybrid point (`06`/`07`) whose tag does not match the parity of y (§4.2).
     HybridParity,
-    /// [n]P ≠ O (§6.2 d).
+    /// \[n\]P ≠ O (§6.2 d).
     OrderNotN,
 }
 
@@ -184,6 +187,7 @@ impl fmt::Display for Error {
             Self::SignatureInvalid => f.write_str("signature does not verify"),
             Self::CiphertextEncoding(why) => write!(f, "ciphertext could not be read: {why}"),
             Self::Encoding(what) => write!(f, "not {what}"),
+            Self::EncodingFailed(what) => write!(f, "could not encode {what}"),
             Self::DecryptionFailed => {
                 f.write_str("decryption failed: C3 does not match (wrong key or altered ciphertext)")
             }

@@ -3,8 +3,7 @@
 //! `openssl genpkey -algorithm SM2` (algorithm id-ecPublicKey, parameters
 //! the SM2 curve OID 1.2.156.10197.1.301).
 //!
-//! Every form OpenSSL and the other SM2 toolkits write is read (see
-//! [`keyfile`](super::keyfile) and [`pem`](super::pem)): PKCS#8 or SEC1
+//! Every form OpenSSL and the other SM2 toolkits write is read: PKCS#8 or SEC1
 //! (`PRIVATE KEY`, `EC PRIVATE KEY`, `SM2 PRIVATE KEY`), the SM2 OID as the
 //! AlgorithmIdentifier, explicit curve parameters equal to SM2's,
 //! compressed, uncompressed and hybrid points, PEM with text around its
@@ -49,7 +48,8 @@ impl Sm2PrivateKey {
         for _ in 0..8 {
             let key = SecretKey::try_generate_from_rng(&mut super::system_rng())
                 .map_err(|_| Error::Random)?;
-            if let Ok(key) = Self::from_secret(&key.to_bytes().into()) {
+            let d = Zeroizing::new(<[u8; 32]>::from(key.to_bytes()));
+            if let Ok(key) = Self::from_secret(&d) {
                 return Ok(key);
             }
         }
@@ -94,7 +94,7 @@ impl Sm2PrivateKey {
     /// [`Error::NotSm2`] for another algorithm or curve;
     /// [`Error::PrivateKeyRange`] if d is not in [1, n − 2];
     /// [`Error::PublicKeyInvalid`] or [`Error::KeyMismatch`] if the public
-    /// key stored with it is not a valid point or not [d]G.
+    /// key stored with it is not a valid point or not \[d\]G.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         Self::from_parts(keyfile::private_key(der)?, Some(Layout::Pkcs8))
     }
