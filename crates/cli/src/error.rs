@@ -45,7 +45,9 @@ impl fmt::Display for CliError {
 impl From<sscard_gm::Error> for CliError {
     fn from(error: sscard_gm::Error) -> Self {
         match error {
-            sscard_gm::Error::SignatureInvalid => Self::Refused(error.to_string()),
+            sscard_gm::Error::SignatureInvalid | sscard_gm::Error::SignatureSumZero => {
+                Self::Refused(error.to_string())
+            }
             // A ciphertext that fails its tag or C3 check could not be
             // decrypted: for this tool that is malformed input.
             _ => Self::Input(error.to_string()),

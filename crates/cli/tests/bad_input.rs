@@ -12,7 +12,7 @@ mod common;
 
 use std::fs;
 
-use common::{arg, fails, ok, scratch, sscard, sscard_stdin};
+use common::{arg, fails, ok, openssl, scratch, sscard, sscard_stdin};
 use proptest::prelude::*;
 
 /// A directory with a key pair, a message, its signature and ciphertexts.
@@ -156,6 +156,79 @@ fn garbage_key_files_give_exit_2() {
     );
     assert!(line.contains("cannot read"), "{line}");
     assert!(!d.join("x").exists(), "nothing is written on failure");
+}
+
+/// The order n of the SM2 curve (GB/T 32918.5-2017 §2).
+const N: [u8; 32] = [
+    0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0x72, 0x03, 0xDF, 0x6B, 0x21, 0xC6, 0x05, 0x2B, 0x53, 0xBB, 0xF4, 0x09, 0x39, 0xD5, 0x41, 0x23,
+];
+
+#[test]
+fn private_keys_outside_1_to_n_minus_2_are_refused_when_read() {
+    let d = fixture("bad-scalar");
+    // sscard's own PKCS#8 of a fresh key, its scalar replaced.
+    let key = sscard_gm::sm2::Sm2PrivateKey::generate().unwrap();
+    let der = key.to_pkcs8_der().unwrap().to_vec();
+    let scalar = key.expose_scalar();
+    let at = der
+        .windows(32)
+        .position(|w| w == scalar.as_slice())
+        .unwrap();
+    let mut n_minus_1 = N;
+    n_minus_1[31] -= 1;
+    for (d_value, why) in [(n_minus_1, "d = n − 1"), (N, "d ≥ n"), ([0u8; 32], "d = 0")] {
+        let mut bad = der.clone();
+        bad[at..at + 32].copy_from_slice(&d_value);
+        fs::write(d.join("bad.der"), &bad).unwrap();
+        let b64 = String::from_utf8(ok(openssl(&["base64", "-in", &arg(&d, "bad.der")]))).unwrap();
+        fs::write(
+            d.join("bad.pem"),
+            format!("-----BEGIN PRIVATE KEY-----\n{b64}-----END PRIVATE KEY-----\n"),
+        )
+        .unwrap();
+        for file in ["bad.der", "bad.pem"] {
+            let commands: [&[&str]; 3] = [
+                &[
+                    "gm",
+                    "sm2",
+                    "pub",
+                    "--key",
+                    &arg(&d, file),
+                    "--out",
+                    &arg(&d, "x"),
+                ],
+                &[
+                    "gm",
+                    "sm2",
+                    "sign",
+                    "--key",
+                    &arg(&d, file),
+                    "--in",
+                    &arg(&d, "msg"),
+                    "--out",
+                    &arg(&d, "x"),
+                ],
+                &[
+                    "gm",
+                    "sm2",
+                    "decrypt",
+                    "--key",
+                    &arg(&d, file),
+                    "--in",
+                    &arg(&d, "ct.der"),
+                    "--out",
+                    &arg(&d, "x"),
+                ],
+            ];
+            for command in commands {
+                let line = fails(sscard(command), 2);
+                assert!(line.contains("private key d must be in [1, n−2]"), "{line}");
+                assert!(line.contains(why), "{line}");
+                assert!(!d.join("x").exists());
+            }
+        }
+    }
 }
 
 #[test]

@@ -99,6 +99,151 @@ fn keys_made_by_openssl_are_read_by_sscard_and_the_reverse() {
 }
 
 #[test]
+fn every_key_file_form_of_openssl_is_read_by_sscard() {
+    let d = scratch("interop-key-forms");
+    ok(openssl(&[
+        "genpkey",
+        "-algorithm",
+        "SM2",
+        "-out",
+        &arg(&d, "k"),
+    ]));
+    ok(openssl(&[
+        "pkey",
+        "-in",
+        &arg(&d, "k"),
+        "-pubout",
+        "-out",
+        &arg(&d, "k.pub"),
+    ]));
+    let expected = fs::read(d.join("k.pub")).unwrap();
+    let k = arg(&d, "k");
+    // Each a file openssl writes for the same key: sscard derives the same
+    // public key from it, byte for byte.
+    let private_forms: &[&[&str]] = &[
+        &["ec", "-in", &k],
+        &["ec", "-in", &k, "-outform", "DER"],
+        &["ec", "-in", &k, "-no_public"],
+        &["ec", "-in", &k, "-param_enc", "explicit"],
+        &["ec", "-in", &k, "-conv_form", "compressed"],
+        &["pkcs8", "-topk8", "-nocrypt", "-in", &k, "-outform", "DER"],
+    ];
+    for args in private_forms {
+        fs::write(d.join("form"), ok(openssl(args))).unwrap();
+        ok(sscard(&[
+            "gm",
+            "sm2",
+            "pub",
+            "--key",
+            &arg(&d, "form"),
+            "--out",
+            &arg(&d, "form.pub"),
+        ]));
+        assert_eq!(fs::read(d.join("form.pub")).unwrap(), expected, "{args:?}");
+        fs::remove_file(d.join("form.pub")).unwrap();
+    }
+    // Public keys in compressed, hybrid and explicit forms verify what the
+    // key signed.
+    fs::write(d.join("msg"), b"holder record").unwrap();
+    ok(sscard(&[
+        "gm",
+        "sm2",
+        "sign",
+        "--key",
+        &k,
+        "--in",
+        &arg(&d, "msg"),
+        "--out",
+        &arg(&d, "sig"),
+    ]));
+    let public_forms: &[&[&str]] = &[
+        &["ec", "-in", &k, "-pubout", "-conv_form", "compressed"],
+        &["ec", "-in", &k, "-pubout", "-conv_form", "hybrid"],
+        &[
+            "ec",
+            "-in",
+            &k,
+            "-pubout",
+            "-param_enc",
+            "explicit",
+            "-outform",
+            "DER",
+        ],
+    ];
+    for args in public_forms {
+        fs::write(d.join("form.pub"), ok(openssl(args))).unwrap();
+        let line = ok_text(sscard(&[
+            "gm",
+            "sm2",
+            "verify",
+            "--pub",
+            &arg(&d, "form.pub"),
+            "--in",
+            &arg(&d, "msg"),
+            "--sig",
+            &arg(&d, "sig"),
+        ]));
+        assert_eq!(line, "signature: valid", "{args:?}");
+    }
+    // ecparam -genkey: a parameters block, then the key.
+    ok(openssl(&[
+        "ecparam",
+        "-name",
+        "SM2",
+        "-genkey",
+        "-out",
+        &arg(&d, "e"),
+    ]));
+    ok(openssl(&[
+        "pkey",
+        "-in",
+        &arg(&d, "e"),
+        "-pubout",
+        "-out",
+        &arg(&d, "e.pub"),
+    ]));
+    ok(sscard(&[
+        "gm",
+        "sm2",
+        "pub",
+        "--key",
+        &arg(&d, "e"),
+        "--out",
+        &arg(&d, "s-of-e.pub"),
+    ]));
+    assert_eq!(
+        fs::read(d.join("s-of-e.pub")).unwrap(),
+        fs::read(d.join("e.pub")).unwrap()
+    );
+    // An encrypted key is refused, saying what to do.
+    ok(openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &k,
+        "-passout",
+        "pass:secret",
+        "-out",
+        &arg(&d, "enc"),
+    ]));
+    let out = sscard(&[
+        "gm",
+        "sm2",
+        "pub",
+        "--key",
+        &arg(&d, "enc"),
+        "--out",
+        &arg(&d, "x"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        line.contains("encrypted") && line.contains("openssl pkey"),
+        "{line}"
+    );
+}
+
+#[test]
 fn signatures_verify_across_both_sides_with_the_same_user_id() {
     let d = scratch("interop-sign");
     fs::write(d.join("msg"), b"card 330300D156000005 holder record").unwrap();

@@ -7,7 +7,6 @@
 
 use sm2::elliptic_curve::ops::Reduce;
 use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::elliptic_curve::sec1::ToSec1Point;
 use sm2::elliptic_curve::{Group, PrimeField};
 use sm2::{NonZeroScalar, ProjectivePoint, Scalar, U256};
 use sm3::{Digest, Sm3};
@@ -15,23 +14,27 @@ use sm3::{Digest, Sm3};
 use crate::sm2::{
     convert_ciphertext, za, CiphertextFormat, Signature, Sm2PrivateKey, Sm2PublicKey,
 };
-use crate::{kdf, Error, Result};
+use crate::{Error, Result};
 
 fn scalar_k(k: &[u8; 32]) -> Result<NonZeroScalar> {
     Option::<Scalar>::from(Scalar::from_repr((*k).into()))
         .and_then(|k| Option::from(NonZeroScalar::new(k)))
-        .ok_or(Error::KeyEncoding("k must be in [1, n-1]"))
+        .ok_or(Error::NonceRejected(
+            "k is not in [1, n−1] (GB/T 32918.2 §6.1 A3)",
+        ))
 }
 
 /// Signs with a given k, following A1–A7 of GB/T 32918.2-2016 §6.1 over the
 /// curve arithmetic of the `sm2` crate.
+///
+/// # Errors
+/// [`Error::UserIdTooLong`]; otherwise as [`sign_digest_with_k`].
 pub fn sign_with_k(
     key: &Sm2PrivateKey,
     user_id: &str,
     message: &[u8],
     k: &[u8; 32],
 ) -> Result<Signature> {
-    let k = scalar_k(k)?;
     // A1, A2: e = SM3(Z_A ‖ M)
     let z = za(user_id.as_bytes(), &key.public_key())?;
     let e: [u8; 32] = Sm3::new()
@@ -39,23 +42,48 @@ pub fn sign_with_k(
         .chain_update(message)
         .finalize()
         .into();
-    let e = <Scalar as Reduce<U256>>::reduce(&U256::from_be_slice(&e));
+    sign_digest_with_k(key, &e, k)
+}
+
+/// A3–A7 of GB/T 32918.2-2016 §6.1 for a given digest e = SM3(Z_A ‖ M)
+/// (32 bytes, big-endian, reduced mod n) and a given k. Where the standard
+/// says "return to A3", this returns the error instead.
+///
+/// # Errors
+/// [`Error::NonceRejected`] naming the step: k not in [1, n − 1] (A3),
+/// r = 0 or r + k = n (A5), s = 0 (A6).
+pub fn sign_digest_with_k(key: &Sm2PrivateKey, e: &[u8; 32], k: &[u8; 32]) -> Result<Signature> {
+    let k = scalar_k(k)?;
+    let e = <Scalar as Reduce<U256>>::reduce(&U256::from_be_slice(e));
     // A4: (x1, y1) = [k]G
     let point = ProjectivePoint::mul_by_generator(&k).to_affine();
     // A5: r = (e + x1) mod n, r ≠ 0, r + k ≠ n
     let r = e + <Scalar as Reduce<sm2::FieldBytes>>::reduce(&point.x());
-    if bool::from(r.is_zero()) || bool::from((r + *k).is_zero()) {
-        return Err(Error::KeyEncoding("this k gives r = 0 or r + k = n"));
+    if bool::from(r.is_zero()) {
+        return Err(Error::NonceRejected("r = 0 (GB/T 32918.2 §6.1 A5)"));
     }
-    // A6: s = (1 + d)^-1 · (k − r·d) mod n
+    if bool::from((r + *k).is_zero()) {
+        return Err(Error::NonceRejected("r + k = n (GB/T 32918.2 §6.1 A5)"));
+    }
+    // A6: s = (1 + d)^-1 · (k − r·d) mod n, s ≠ 0. 1 + d is invertible:
+    // every Sm2PrivateKey has d ≤ n − 2.
     let d = *key.inner().to_nonzero_scalar();
-    let inv = Option::<Scalar>::from((d + Scalar::ONE).invert())
-        .ok_or(Error::KeyEncoding("1 + d is not invertible"))?;
+    let inv = Option::<Scalar>::from((d + Scalar::ONE).invert()).ok_or(Error::PrivateKeyRange(
+        "d = n − 1, for which 1 + d has no inverse mod n",
+    ))?;
     let s = inv * (*k - r * d);
+    if bool::from(s.is_zero()) {
+        return Err(Error::NonceRejected("s = 0 (GB/T 32918.2 §6.1 A6)"));
+    }
+    // A7
     Signature::from_r_s(&r.to_repr().into(), &s.to_repr().into())
 }
 
 /// Encrypts with a given k, following A1–A8 of GB/T 32918.4-2016 §6.1.
+///
+/// # Errors
+/// [`Error::EmptyMessage`]; [`Error::NonceRejected`] if k is not in
+/// [1, n − 1]; [`Error::KdfOutputZero`] if this k gives an all-zero t (A5).
 pub fn encrypt_with_k(
     public_key: &Sm2PublicKey,
     message: &[u8],
@@ -66,35 +94,6 @@ pub fn encrypt_with_k(
         return Err(Error::EmptyMessage);
     }
     let k = scalar_k(k)?;
-    // A2: C1 = [k]G
-    let c1 = ProjectivePoint::mul_by_generator(&k)
-        .to_affine()
-        .to_sec1_point(false);
-    // A3: the cofactor of SM2 is 1, so S = [h]P_B is P_B, never infinity.
-    // A4: (x2, y2) = [k]P_B
-    let shared = (ProjectivePoint::from(*public_key.inner().as_affine()) * *k)
-        .to_affine()
-        .to_sec1_point(false);
-    let x2y2 = shared
-        .as_bytes()
-        .get(1..)
-        .ok_or(Error::KeyEncoding("shared point"))?;
-    let (x2, y2) = x2y2.split_at(32);
-    // A5: t = KDF(x2 ‖ y2, klen), not all zero
-    let t = kdf::sm3_kdf(x2y2, message.len())?;
-    if t.iter().all(|b| *b == 0) {
-        return Err(Error::KeyEncoding("this k gives an all-zero KDF output"));
-    }
-    // A6: C2 = M ⊕ t;  A7: C3 = SM3(x2 ‖ M ‖ y2)
-    let c2: Vec<u8> = message.iter().zip(t.iter()).map(|(m, t)| m ^ t).collect();
-    let c3 = Sm3::new()
-        .chain_update(x2)
-        .chain_update(message)
-        .chain_update(y2)
-        .finalize();
-    // A8: C = C1 ‖ C3 ‖ C2, then re-encoded as asked.
-    let mut out = c1.as_bytes().to_vec();
-    out.extend_from_slice(&c3);
-    out.extend_from_slice(&c2);
-    convert_ciphertext(&out, CiphertextFormat::C1C3C2, format)
+    let raw = crate::sm2::encrypt_with_nonce(public_key, message, &k)?;
+    convert_ciphertext(&raw, CiphertextFormat::C1C3C2, format)
 }

@@ -35,6 +35,9 @@ pub fn sm3_kdf(z: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
 
 /// PBKDF2-HMAC-SM3 (RFC 8018 §5.2) into `out`.
 ///
+/// # Errors
+/// [`Error::KdfRounds`] for zero rounds; [`Error::KdfLength`] for an empty `out`.
+///
 /// ```
 /// let mut a = [0u8; 32];
 /// let mut b = [0u8; 32];
@@ -43,8 +46,12 @@ pub fn sm3_kdf(z: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
 /// assert_ne!(a, b);
 /// ```
 pub fn pbkdf2_hmac_sm3(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) -> Result<()> {
-    if rounds == 0 || out.is_empty() {
+    if rounds == 0 {
+        return Err(Error::KdfRounds);
+    }
+    if out.is_empty() {
         return Err(Error::KdfLength);
     }
-    pbkdf2::pbkdf2::<hmac::Hmac<Sm3>>(password, salt, rounds, out).map_err(|_| Error::KdfLength)
+    pbkdf2::pbkdf2_hmac::<Sm3>(password, salt, rounds, out);
+    Ok(())
 }

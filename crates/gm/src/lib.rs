@@ -44,6 +44,6 @@ pub mod x509;
 
 pub use block_key::{BlockAlgorithm, BlockKey};
 pub use ct::ct_eq;
-pub use error::{Error, Result};
+pub use error::{Error, PointFault, Result};
 pub use sm4::Sm4Key;
 pub use tdes::TdesKey;

@@ -40,6 +40,11 @@ fn bad(what: &'static str) -> Error {
     Error::Encoding(what)
 }
 
+/// What could not be encoded: a structure this module built itself.
+fn unencodable(what: &'static str) -> Error {
+    Error::EncodingFailed(what)
+}
+
 fn algorithm() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {
         oid: SM2_WITH_SM3,
@@ -62,7 +67,8 @@ fn common_name(name: &Name) -> String {
 }
 
 fn spki(key: &Sm2PublicKey) -> Result<SubjectPublicKeyInfoOwned> {
-    SubjectPublicKeyInfoOwned::from_der(&key.to_spki_der()?).map_err(|_| bad("an SM2 public key"))
+    SubjectPublicKeyInfoOwned::from_der(&key.to_spki_der()?)
+        .map_err(|_| unencodable("an SM2 public key as SPKI"))
 }
 
 fn public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<Sm2PublicKey> {
@@ -81,7 +87,7 @@ pub fn key_signer(key: &Sm2PrivateKey) -> impl Fn(&[u8]) -> Result<Vec<u8>> + '_
 }
 
 fn sign(signer: Signer<'_>, tbs: &[u8]) -> Result<BitString> {
-    BitString::from_bytes(&signer(tbs)?).map_err(|_| bad("a signature"))
+    BitString::from_bytes(&signer(tbs)?).map_err(|_| unencodable("a signature as a BIT STRING"))
 }
 
 fn check(
@@ -106,14 +112,14 @@ pub fn request(key: &Sm2PrivateKey, cn: &str) -> Result<Vec<u8>> {
         public_key: spki(&key.public_key())?,
         attributes: Default::default(),
     };
-    let tbs = info.to_der().map_err(|_| bad("a request"))?;
+    let tbs = info.to_der().map_err(|_| unencodable("a request"))?;
     CertReq {
         info,
         algorithm: algorithm(),
         signature: sign(&key_signer(key), &tbs)?,
     }
     .to_der()
-    .map_err(|_| bad("a request"))
+    .map_err(|_| unencodable("a request"))
 }
 
 /// The subject name and key of a request whose signature verifies.
@@ -152,11 +158,11 @@ pub fn issue(
             path_len_constraint: Some(0),
         }
         .to_der()
-        .map_err(|_| bad("an extension"))?;
+        .map_err(|_| unencodable("an extension"))?;
         Some(vec![Extension {
             extn_id: BASIC_CONSTRAINTS,
             critical: true,
-            extn_value: OctetString::new(value).map_err(|_| bad("an extension"))?,
+            extn_value: OctetString::new(value).map_err(|_| unencodable("an extension"))?,
         }])
     } else {
         None
@@ -176,14 +182,14 @@ pub fn issue(
         subject_unique_id: None,
         extensions,
     };
-    let der = tbs.to_der().map_err(|_| bad("a certificate"))?;
+    let der = tbs.to_der().map_err(|_| unencodable("a certificate"))?;
     Certificate {
         tbs_certificate: tbs,
         signature_algorithm: algorithm(),
         signature: sign(issuer, &der)?,
     }
     .to_der()
-    .map_err(|_| bad("a certificate"))
+    .map_err(|_| unencodable("a certificate"))
 }
 
 /// What a certificate says.
@@ -250,14 +256,14 @@ pub fn crl(
         revoked_certificates: (!entries.is_empty()).then_some(entries),
         crl_extensions: None,
     };
-    let der = tbs.to_der().map_err(|_| bad("a revocation list"))?;
+    let der = tbs.to_der().map_err(|_| unencodable("a revocation list"))?;
     x509_cert::crl::CertificateList {
         tbs_cert_list: tbs,
         signature_algorithm: algorithm(),
         signature: sign(issuer, &der)?,
     }
     .to_der()
-    .map_err(|_| bad("a revocation list"))
+    .map_err(|_| unencodable("a revocation list"))
 }
 
 /// The revoked serials (hex) of a revocation list whose signature verifies.
@@ -289,7 +295,7 @@ pub fn verify_self_signed(der: &[u8]) -> Result<CertificateInfo> {
 /// PEM of DER with `label` (`CERTIFICATE`, `CERTIFICATE REQUEST`).
 pub fn to_pem(label: &'static str, der: &[u8]) -> Result<String> {
     x509_cert::der::pem::encode_string(label, x509_cert::der::pem::LineEnding::LF, der)
-        .map_err(|_| bad("PEM"))
+        .map_err(|_| unencodable("PEM"))
 }
 
 /// DER from PEM, or the bytes themselves when they are not PEM.

@@ -311,7 +311,7 @@ impl Platform {
         }
         sscard_card::crypto::check_pin(pin).map_err(card_error)?;
         let chip = Sm2PublicKey::from_sec1_bytes(chip_key)
-            .map_err(|_| Error::Invalid("the chip key is not an SM2 public key".into()))?;
+            .map_err(|e| Error::Invalid(format!("the chip key is not an SM2 public key: {e}")))?;
         let factor = hex::decode(&card.card_factor)
             .map_err(|_| Error::Integrity(format!("card {} factor", card.card_id)))?;
         let card_id_bytes: [u8; 16] = hex::decode(&card.card_id)
@@ -410,7 +410,7 @@ impl Platform {
             )));
         }
         let chip = Sm2PublicKey::from_sec1_bytes(chip_key)
-            .map_err(|_| Error::Invalid("the chip key is not an SM2 public key".into()))?;
+            .map_err(|e| Error::Invalid(format!("the chip key is not an SM2 public key: {e}")))?;
         let mut steps = Vec::new();
         let mut entry = AuditEntry::ok(session.operator.as_str(), "psam.issue", terminal_no)
             .with("region", region);
