@@ -108,7 +108,7 @@ fn gm(args: &GmArgs) -> CliResult {
     if args.json {
         let json = serde_json::to_string_pretty(&rows)
             .map_err(|e| CliError::input(format!("JSON output: {e}")))?;
-        println!("{json}");
+        outln!("{json}");
     } else {
         print_table(&openssl.version, &rows);
     }
@@ -127,22 +127,30 @@ fn row(name: &'static str, unit: &'static str, sscard: f64, openssl: Option<f64>
 }
 
 fn print_table(version: &str, rows: &[Row]) {
-    println!("openssl: {version}");
-    println!("threads: 1");
-    println!(
+    outln!("openssl: {version}");
+    outln!("threads: 1");
+    outln!(
         "{:<12} {:<6} {:>12} {:>12} {:>7}",
-        "operation", "unit", "sscard", "openssl", "ratio"
+        "operation",
+        "unit",
+        "sscard",
+        "openssl",
+        "ratio"
     );
     for r in rows {
         let openssl = r.openssl.map_or("n/a".to_string(), |o| format!("{o:.1}"));
         let ratio = r.ratio.map_or("n/a".to_string(), |x| format!("{x:.2}"));
-        println!(
+        outln!(
             "{:<12} {:<6} {:>12.1} {:>12} {:>7}",
-            r.name, r.unit, r.sscard, openssl, ratio
+            r.name,
+            r.unit,
+            r.sscard,
+            openssl,
+            ratio
         );
     }
     if rows.iter().any(|r| r.openssl.is_none()) {
-        println!("note: n/a = this OpenSSL build does not offer the operation");
+        outln!("note: n/a = this OpenSSL build does not offer the operation");
     }
 }
 

@@ -39,6 +39,12 @@ pub struct Client {
 impl Client {
     /// A client for `connection`.
     pub fn new(connection: &Connection) -> CliResult<Self> {
+        let addr = connection.addr.trim();
+        if !(addr.starts_with("http://") || addr.starts_with("https://")) {
+            return Err(CliError::input(format!(
+                "the address {addr:?} needs a scheme: http://host:port or https://host:port"
+            )));
+        }
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(120)));
@@ -82,7 +88,16 @@ impl Client {
     }
 
     fn unreachable(&self, e: &ureq::Error) -> CliError {
-        CliError::Unreachable(format!("cannot reach {}: {e}", self.base))
+        let text = e.to_string();
+        let hint = if text.contains("CaUsedAsEndEntity") {
+            " (the server presents a CA certificate as its own: give the server a certificate \
+             issued by a CA, with basicConstraints CA:FALSE, and pass that CA with --cacert)"
+        } else if text.contains("UnknownIssuer") {
+            " (the server's certificate is not issued by a CA this client trusts: pass its CA with --cacert)"
+        } else {
+            ""
+        };
+        CliError::Unreachable(format!("cannot reach {}: {text}{hint}", self.base))
     }
 
     fn finish(&self, response: ureq::http::Response<ureq::Body>) -> CliResult<String> {
@@ -114,12 +129,11 @@ impl Client {
                 ))
             })
             .unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
-        let line = format!("{message} ({code})");
-        Err(match status {
-            401 | 403 | 409 | 423 => CliError::Refused(line),
-            400..=499 => CliError::Input(line),
-            _ => CliError::Unreachable(format!("the server failed: {line}")),
-        })
+        let mut line = format!("{message} ({code})");
+        if (500..600).contains(&status) {
+            line = format!("the server failed: {line}");
+        }
+        Err(CliError::from_status(status, line))
     }
 
     /// GET, returning the body text.
@@ -167,7 +181,7 @@ fn parse<T: DeserializeOwned>(text: &str) -> CliResult<T> {
 /// Prints `value` as JSON, or as `key: value` lines of its top-level fields.
 pub fn print(value: &Value, json: bool) {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
         );
@@ -177,12 +191,12 @@ pub fn print(value: &Value, json: bool) {
         Value::Object(map) => {
             for (k, v) in map {
                 match v {
-                    Value::String(s) => println!("{k}: {s}"),
-                    Value::Null => println!("{k}: -"),
-                    other => println!("{k}: {other}"),
+                    Value::String(s) => outln!("{k}: {s}"),
+                    Value::Null => outln!("{k}: -"),
+                    other => outln!("{k}: {other}"),
                 }
             }
         }
-        other => println!("{other}"),
+        other => outln!("{other}"),
     }
 }

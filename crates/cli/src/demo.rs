@@ -32,17 +32,17 @@ pub fn run(args: Args) -> CliResult {
     });
     std::fs::create_dir(&dir)
         .map_err(|e| CliError::input(format!("cannot create {}: {e}", dir.display())))?;
-    println!("dir: {}", dir.display());
+    outln!("dir: {}", dir.display());
     platform_signature(&dir)?;
     holder_encryption(&dir)?;
     card_keys()?;
     record_sealing()?;
-    println!("result: ok");
+    outln!("result: ok");
     Ok(())
 }
 
 fn step(title: &str) {
-    println!("step: {title}");
+    outln!("step: {title}");
 }
 
 /// An SM2 key pair of the platform signs a card record; a changed record is refused.
@@ -57,8 +57,8 @@ fn platform_signature(dir: &Path) -> CliResult {
         key.public_key().to_spki_pem()?.as_bytes(),
         FileMode::Public,
     )?;
-    println!("private_key: {} (0600)", key_path.display());
-    println!("public_key: {}", pub_path.display());
+    outln!("private_key: {} (0600)", key_path.display());
+    outln!("public_key: {}", pub_path.display());
 
     step("sign a card record with user ID 1234567812345678 (GM/T 0009)");
     let record = format!("card_id={REGION}D156000005000001;holder=hmac;status=active");
@@ -71,18 +71,18 @@ fn platform_signature(dir: &Path) -> CliResult {
         &signature.encode(SignatureFormat::Der),
         FileMode::Public,
     )?;
-    println!(
+    outln!(
         "record_sm3: {}",
         hex::encode(sscard_gm::sm3::digest(record.as_bytes()))
     );
-    println!("signature: {} (DER)", sig_path.display());
+    outln!("signature: {} (DER)", sig_path.display());
     sm2::verify(
         &key.public_key(),
         DEFAULT_USER_ID,
         record.as_bytes(),
         &signature,
     )?;
-    println!("verify: valid");
+    outln!("verify: valid");
     let tampered = record.replace("active", "revoked");
     match sm2::verify(
         &key.public_key(),
@@ -90,10 +90,10 @@ fn platform_signature(dir: &Path) -> CliResult {
         tampered.as_bytes(),
         &signature,
     ) {
-        Err(sscard_gm::Error::SignatureInvalid) => println!("verify_tampered: refused"),
+        Err(sscard_gm::Error::SignatureInvalid) => outln!("verify_tampered: refused"),
         _ => return Err(CliError::Refused("a tampered record verified".into())),
     }
-    println!(
+    outln!(
         "check_with_openssl: openssl dgst -sm3 -verify {} -sigopt distid:{DEFAULT_USER_ID} -signature {} {}",
         pub_path.display(),
         sig_path.display(),
@@ -110,13 +110,13 @@ fn holder_encryption(dir: &Path) -> CliResult {
     let ciphertext = sm2::encrypt(&key.public_key(), holder, CiphertextFormat::Der)?;
     let path = dir.join("holder.sm2");
     write_file(&path, &ciphertext, FileMode::Public)?;
-    println!(
+    outln!(
         "ciphertext: {} ({} bytes)",
         path.display(),
         ciphertext.len()
     );
     let back = sm2::decrypt(&key, &ciphertext, CiphertextFormat::Der)?;
-    println!(
+    outln!(
         "decrypt: {}",
         if back.as_slice() == holder {
             "matches"
@@ -138,11 +138,11 @@ fn card_keys() -> CliResult {
     let card_factor = hex::decode(CARD_FACTOR).map_err(|e| CliError::input(e.to_string()))?;
     let city = diversify::derive(&master, &city_factor)?;
     let card = diversify::derive(&city, &card_factor)?;
-    println!("master_kcv: {}", hex::encode(kcv::kcv(&master, 4)?));
-    println!("city_factor: {}", hex::encode(&city_factor));
-    println!("city_kcv: {}", hex::encode(kcv::kcv(&city, 4)?));
-    println!("card_factor: {CARD_FACTOR}");
-    println!("card_kcv: {}", hex::encode(kcv::kcv(&card, 4)?));
+    outln!("master_kcv: {}", hex::encode(kcv::kcv(&master, 4)?));
+    outln!("city_factor: {}", hex::encode(&city_factor));
+    outln!("city_kcv: {}", hex::encode(kcv::kcv(&city, 4)?));
+    outln!("card_factor: {CARD_FACTOR}");
+    outln!("card_kcv: {}", hex::encode(kcv::kcv(&card, 4)?));
 
     step("secure messaging: MAC of UPDATE RECORD with the card's challenge as IV");
     let challenge = random::bytes(8)?;
@@ -154,9 +154,9 @@ fn card_keys() -> CliResult {
     let command = hex::decode(format!("04DC012C160110{card_id}"))
         .map_err(|e| CliError::input(e.to_string()))?;
     let tag = mac::mac(&card, MacAlgorithm::CbcMac, Some(&iv), &command, Some(4))?;
-    println!("challenge: {}", hex::encode(challenge.as_slice()));
-    println!("command: {}", hex::encode_upper(&command));
-    println!("mac: {}", hex::encode_upper(&tag));
+    outln!("challenge: {}", hex::encode(challenge.as_slice()));
+    outln!("command: {}", hex::encode_upper(&command));
+    outln!("mac: {}", hex::encode_upper(&tag));
     Ok(())
 }
 
@@ -166,9 +166,9 @@ fn record_sealing() -> CliResult {
     let key = Sm4Key::from_slice(&random::bytes(16)?)?;
     let iv = random::bytes(12)?;
     let sealed = sm4::gcm_encrypt(&key, &iv, b"holders/42", b"name=Zhang San")?;
-    println!("sealed: {}", hex::encode(&sealed));
+    outln!("sealed: {}", hex::encode(&sealed));
     match sm4::gcm_decrypt(&key, &iv, b"holders/43", &sealed) {
-        Err(sscard_gm::Error::AuthenticationFailed) => println!("open_as_other_record: refused"),
+        Err(sscard_gm::Error::AuthenticationFailed) => outln!("open_as_other_record: refused"),
         _ => {
             return Err(CliError::Refused(
                 "a record opened under another identity".into(),
@@ -176,6 +176,6 @@ fn record_sealing() -> CliResult {
         }
     }
     let opened = sm4::gcm_decrypt(&key, &iv, b"holders/42", &sealed)?;
-    println!("open: {}", String::from_utf8_lossy(&opened));
+    outln!("open: {}", String::from_utf8_lossy(&opened));
     Ok(())
 }

@@ -37,35 +37,48 @@ impl fmt::Display for CliError {
         let message = match self {
             Self::Refused(m) | Self::Input(m) | Self::Unreachable(m) => m,
         };
-        // One line, whatever a lower layer put in the message.
-        f.write_str(&message.replace(['\n', '\r'], " "))
+        // One line, whatever a lower layer put in the message, with no
+        // control character that could drive the terminal.
+        f.write_str(&sscard_core::text::escape(
+            &message.replace(['\n', '\r'], " "),
+        ))
     }
 }
 
 impl From<sscard_gm::Error> for CliError {
     fn from(error: sscard_gm::Error) -> Self {
-        match error {
-            sscard_gm::Error::SignatureInvalid | sscard_gm::Error::SignatureSumZero => {
-                Self::Refused(error.to_string())
-            }
+        use sscard_gm::ErrorKind;
+        match error.kind() {
+            ErrorKind::SignatureInvalid => Self::Refused(error.to_string()),
             // A ciphertext that fails its tag or C3 check could not be
             // decrypted: for this tool that is malformed input.
-            _ => Self::Input(error.to_string()),
+            ErrorKind::AuthenticationFailed | ErrorKind::Malformed => {
+                Self::Input(error.to_string())
+            }
+            ErrorKind::System => Self::Unreachable(error.to_string()),
         }
     }
 }
 
 impl From<sscard_core::Error> for CliError {
+    /// By the platform's one mapping ([`sscard_core::Error::code_and_status`]):
+    /// a refusal (401, 403, 409, 423, 429) exits 1, bad input (400, 404, 413)
+    /// exits 2, and a failure of the store or the system exits 3.
     fn from(error: sscard_core::Error) -> Self {
-        use sscard_core::Error as E;
-        match error {
-            E::Storage(_) => Self::Unreachable(error.to_string()),
-            E::Sealed
-            | E::BadShare(_)
-            | E::Forbidden { .. }
-            | E::Refused(_)
-            | E::BadCredentials => Self::Refused(error.to_string()),
-            _ => Self::Input(error.to_string()),
+        let (_, status) = error.code_and_status();
+        Self::from_status(status, error.to_string())
+    }
+}
+
+impl CliError {
+    /// The error of an HTTP-like status: 401, 403, 409, 423 and 429 refuse
+    /// (exit 1); other 4xx are input errors (exit 2); the rest are failures
+    /// of the server (exit 3).
+    pub fn from_status(status: u16, message: String) -> Self {
+        match status {
+            401 | 403 | 409 | 423 | 429 => Self::Refused(message),
+            400..=499 => Self::Input(message),
+            _ => Self::Unreachable(message),
         }
     }
 }

@@ -33,14 +33,18 @@ pub struct InitArgs {
 
 /// Opens the store named by `--database`, else the SQLite of `--data`.
 pub async fn open_store(data: &Path, database: Option<&str>) -> CliResult<SqlStore> {
-    let store = match database {
-        Some(url) => SqlStore::connect(url).await,
-        None => SqlStore::open_dir(data).await,
-    };
-    store.map_err(|e| match e {
-        sscard_core::Error::Invalid(m) => CliError::input(m),
-        other => CliError::Unreachable(format!("database: {other}")),
-    })
+    match database {
+        // A server that does not answer is unreachable (exit 3).
+        Some(url) => SqlStore::connect(url).await.map_err(|e| match e {
+            sscard_core::Error::Invalid(m) => CliError::input(m),
+            other => CliError::Unreachable(format!("database: {other}")),
+        }),
+        // The embedded database is a local file: what fails there is the
+        // directory given (exit 2).
+        None => SqlStore::open_dir(data)
+            .await
+            .map_err(|e| CliError::input(format!("--data {}: {e}", data.display()))),
+    }
 }
 
 /// Writes the share files and `operators.json` of an init into `dir`.
@@ -112,9 +116,9 @@ pub async fn run(args: InitArgs) -> CliResult {
         });
     }
     for path in &written {
-        println!("file: {}", path.display());
+        outln!("file: {}", path.display());
     }
-    println!("shares: {}", args.shares);
-    println!("threshold: {}", args.threshold);
+    outln!("shares: {}", args.shares);
+    outln!("threshold: {}", args.threshold);
     Ok(())
 }

@@ -9,6 +9,19 @@ use zeroize::Zeroizing;
 
 use crate::error::{CliError, CliResult};
 
+/// Prints `text` and a line break on stdout, every control character of it
+/// but `\n` escaped (see `outln!`). A closed stdout (a pipe whose reader
+/// left) ends the output quietly.
+pub fn out_line(text: &str) {
+    let safe: String = text
+        .split('\n')
+        .map(sscard_core::text::escape)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{safe}");
+}
+
 /// Reads a file, or stdin when `path` is absent or `-`.
 pub fn read_input(path: Option<&Path>) -> CliResult<Vec<u8>> {
     match path {
@@ -115,5 +128,5 @@ pub fn parse_hex_opt(flag: &str, value: Option<&str>) -> CliResult<Option<Zeroiz
 
 /// Prints one hex line.
 pub fn print_hex(bytes: &[u8]) {
-    println!("{}", hex::encode(bytes));
+    outln!("{}", hex::encode(bytes));
 }

@@ -6,6 +6,20 @@
 
 #![forbid(unsafe_code)]
 
+/// Prints one line on stdout, as `println!` does, with every control
+/// character and invisible direction mark but the line breaks written as a
+/// visible escape (`\u001b`): what the platform stores came from others
+/// (a terminal's institution, an event's detail) and must not drive the
+/// terminal it is shown on. Every line the command prints goes through here.
+macro_rules! outln {
+    () => {
+        $crate::io::out_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::io::out_line(&format!($($arg)*))
+    };
+}
+
 mod admin;
 mod bench;
 mod card;

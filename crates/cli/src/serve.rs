@@ -81,7 +81,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
         eprintln!(" {}", args.data.display());
         eprintln!("===================================================================");
     }
-    println!("listening: {url}");
+    outln!("listening: {url}");
     tokio::spawn(sscard_server::checkpoint_timer(
         Arc::clone(&platform),
         Duration::from_secs(args.checkpoint_seconds.max(1)),
@@ -90,6 +90,11 @@ pub async fn run(args: ServeArgs) -> CliResult {
         Arc::clone(&platform),
         Duration::from_secs(args.schedule_seconds.max(1)),
     ));
+    tokio::spawn(sscard_server::refusal_timer(
+        Arc::clone(&platform),
+        Duration::from_secs(10),
+    ));
+    let node = Arc::clone(&platform);
     let served = match tls {
         Some((cert, key)) => {
             sscard_server::serve_tls(listener, platform, &cert, &key, shutdown_signal()).await
@@ -102,6 +107,10 @@ pub async fn run(args: ServeArgs) -> CliResult {
             sscard_server::serve(listener, platform, shutdown_signal()).await
         }
     };
+    // The counts of repeated refusals still held are written before exit.
+    if let Err(e) = node.flush_refusals(true).await {
+        eprintln!("the counts of repeated refusals were not written: {e}");
+    }
     served.map_err(|e| CliError::Unreachable(format!("server: {e}")))
 }
 

@@ -257,7 +257,7 @@ fn bad_requests_get_a_clear_4xx_with_a_code() {
                 None,
                 Some(json!({"share": "{}"})),
             ),
-            400,
+            403,
             "bad_share",
         ),
     ];
@@ -411,11 +411,55 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
             "--share-file",
             &arg(&d, "other-shares/share-1"),
         ]),
-        2,
+        1,
     );
     assert!(line.contains("another platform"), "{line}");
     let sealed = fails(login_sysadmin("x\n".into()), 1);
     assert!(sealed.contains("sealed"), "{sealed}");
+
+    // A share that is malformed or wrong is refused at once, exit 1, with
+    // its reason, and does not count.
+    let good: Value =
+        serde_json::from_slice(&std::fs::read(d.join("shares/share-1")).unwrap()).unwrap();
+    let hex_share = good["share"].as_str().unwrap().to_string();
+    let changed = |share: &str, threshold: u64| {
+        let mut v = good.clone();
+        v["share"] = json!(share);
+        v["threshold"] = json!(threshold);
+        v
+    };
+    let flipped = {
+        let mut bytes = hex::decode(&hex_share).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        hex::encode(bytes)
+    };
+    let bad_shares = [
+        (
+            changed(&format!("00{}", &hex_share[2..]), 2),
+            "numbered 1 to 3",
+        ),
+        (changed(&hex_share[..4], 2), "holds 1 bytes"),
+        (changed(&hex_share[..2], 2), "holds 0 bytes"),
+        (changed("", 2), "empty"),
+        (changed("zz", 2), "not hex"),
+        (changed(&hex_share, 3), "needs 2"),
+        (changed(&flipped, 2), "its check fails"),
+    ];
+    for (i, (share, reason)) in bad_shares.iter().enumerate() {
+        let path = d.join(format!("bad-share-{i}"));
+        std::fs::write(&path, serde_json::to_vec(share).unwrap()).unwrap();
+        let line = fails(
+            common::sscard(&[
+                "unseal",
+                "--addr",
+                &addr,
+                "--share-file",
+                path.to_str().unwrap(),
+            ]),
+            1,
+        );
+        assert!(line.contains(reason), "share {i}: {line}");
+    }
 
     assert!(ok_text(common::sscard(&[
         "unseal",
@@ -425,7 +469,22 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
         &arg(&d, "shares/share-2")
     ]))
     .contains("unseal: 1/2"));
-    // The same share twice does not count twice.
+    // The same share twice is refused as a duplicate, and does not count twice.
+    let line = fails(
+        common::sscard(&[
+            "unseal",
+            "--addr",
+            &addr,
+            "--share-file",
+            &arg(&d, "shares/share-2"),
+        ]),
+        1,
+    );
+    assert!(line.contains("share 2 was given already"), "{line}");
+    // The progress can be reset; then the custodians start again.
+    assert!(
+        ok_text(common::sscard(&["unseal", "--addr", &addr, "--reset"])).contains("unseal: 0/2")
+    );
     assert!(ok_text(common::sscard(&[
         "unseal",
         "--addr",

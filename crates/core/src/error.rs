@@ -24,7 +24,7 @@ pub enum Error {
     #[error("user name or password is wrong")]
     BadCredentials,
     /// The account is locked after repeated failures.
-    #[error("the account is locked until {until_ms} (ms since the epoch) after repeated failures")]
+    #[error("the account is locked until {} after repeated failures; try again then, or ask a system administrator", crate::clock::format_time(*.until_ms))]
     Locked {
         /// When the lock ends, in ms since the Unix epoch.
         until_ms: i64,
@@ -87,6 +87,24 @@ pub enum Error {
         /// `approved`, `denied` or `expired`.
         state: String,
     },
+    /// A key to import is weak (all zero, equal halves or components, a DES
+    /// weak or semi-weak key): refused before it is filed for approval.
+    #[error("weak key: {0}")]
+    WeakKey(String),
+    /// A share was given that is already counted towards the unseal.
+    #[error(
+        "share {index} was given already; give another custodian's share, or reset the unseal"
+    )]
+    DuplicateShare {
+        /// The share's index.
+        index: u8,
+    },
+    /// The request body is larger than the server accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The key may not leave the platform.
     #[error("key {0} is not exportable")]
     NotExportable(String),
@@ -117,3 +135,47 @@ pub enum Error {
 
 /// Result of platform operations.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl Error {
+    /// The stable code of this kind of error and its HTTP status: the one
+    /// mapping of the platform. Every variant is named, so that a new one
+    /// cannot fall through to a default; an error of the cryptography is
+    /// mapped by its [`sscard_gm::ErrorKind`], also without a default.
+    pub fn code_and_status(&self) -> (&'static str, u16) {
+        match self {
+            Self::Sealed => ("sealed", 423),
+            Self::NotInitialized => ("not_initialized", 409),
+            Self::AlreadyInitialized => ("already_initialized", 409),
+            Self::BadShare(_) => ("bad_share", 403),
+            Self::DuplicateShare { .. } => ("duplicate_share", 409),
+            Self::Unauthenticated(_) => ("unauthenticated", 401),
+            Self::BadCredentials => ("bad_credentials", 401),
+            Self::Locked { .. } => ("locked", 423),
+            Self::Disabled => ("disabled", 403),
+            Self::PasswordChangeRequired => ("password_change_required", 403),
+            Self::Forbidden { .. } => ("forbidden_role", 403),
+            Self::Refused(_) => ("refused", 403),
+            Self::TooManyRequests(_) => ("too_many_requests", 429),
+            Self::KeyState { .. } => ("key_state", 409),
+            Self::KeyVersionRetired { .. } => ("key_version_retired", 409),
+            Self::KcvMismatch { .. } => ("kcv_mismatch", 400),
+            Self::SelfApproval => ("self_approval", 403),
+            Self::ApprovalClosed { .. } => ("approval_closed", 409),
+            Self::WeakKey(_) => ("weak_key", 400),
+            Self::TooLarge { .. } => ("too_large", 413),
+            Self::NotExportable(_) => ("not_exportable", 403),
+            Self::Invalid(_) => ("invalid", 400),
+            Self::NotFound(_) => ("not_found", 404),
+            Self::Conflict(_) => ("conflict", 409),
+            Self::Stale(_) => ("conflict", 409),
+            Self::Integrity(_) => ("internal", 500),
+            Self::Storage(_) => ("internal", 500),
+            Self::Crypto(e) => match e.kind() {
+                sscard_gm::ErrorKind::SignatureInvalid => ("signature_invalid", 403),
+                sscard_gm::ErrorKind::AuthenticationFailed => ("mac_mismatch", 403),
+                sscard_gm::ErrorKind::Malformed => ("invalid", 400),
+                sscard_gm::ErrorKind::System => ("internal", 500),
+            },
+        }
+    }
+}

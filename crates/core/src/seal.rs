@@ -16,6 +16,24 @@ pub struct SealConfig {
     pub shares: u8,
     /// Number of shares needed to unseal.
     pub threshold: u8,
+    /// A check of each share by its index: hex SM3 of
+    /// `"sscard-share/" ‖ platform_id ‖ "/" ‖ the share's bytes`, so that a
+    /// wrong share is refused when it is given, before it can spoil the
+    /// combination. Public: a share's bytes are 16 random-looking bytes,
+    /// and the check reveals nothing of them. Absent in seal configurations
+    /// made before checks were kept (their shares are checked for form only).
+    #[serde(default)]
+    pub share_checks: std::collections::BTreeMap<u8, String>,
+}
+
+/// The length of a share's y bytes: the root key's (an SM4 key).
+pub const SHARE_Y_LEN: usize = 16;
+
+/// The check of share bytes `bytes` (x ‖ y) of platform `platform_id`.
+pub fn share_check(platform_id: &str, bytes: &[u8]) -> String {
+    let mut input = format!("sscard-share/{platform_id}/").into_bytes();
+    input.extend_from_slice(bytes);
+    hex::encode(sscard_gm::sm3::digest(&input))
 }
 
 /// One share as written to its file: JSON naming its platform, so that a
@@ -66,24 +84,31 @@ pub fn new_root(shares: u8, threshold: u8) -> Result<(SealConfig, Sm4Key, Vec<Sh
             "need 1 <= threshold ({threshold}) <= shares ({shares})"
         )));
     }
-    let config = SealConfig {
+    let mut config = SealConfig {
         platform_id: hex::encode(random::bytes(16)?.as_slice()),
         shares,
         threshold,
+        share_checks: Default::default(),
     };
     let root = Sm4Key::from_slice(&random::bytes(Sm4Key::LEN)?)?;
-    let files = blahaj::Sharks(threshold)
+    let mut files = Vec::new();
+    for share in blahaj::Sharks(threshold)
         .dealer(root.expose_secret())
         .take(usize::from(shares))
-        .map(|share| {
-            let bytes = Zeroizing::new(Vec::<u8>::from(&share));
-            ShareFile {
-                platform_id: config.platform_id.clone(),
-                threshold,
-                share: hex::encode(bytes.as_slice()),
-            }
-        })
-        .collect();
+    {
+        let bytes = Zeroizing::new(Vec::<u8>::from(&share));
+        let index = *bytes
+            .first()
+            .ok_or_else(|| Error::Integrity("an empty share".into()))?;
+        config
+            .share_checks
+            .insert(index, share_check(&config.platform_id, &bytes));
+        files.push(ShareFile {
+            platform_id: config.platform_id.clone(),
+            threshold,
+            share: hex::encode(bytes.as_slice()),
+        });
+    }
     Ok((config, root, files))
 }
 
@@ -106,15 +131,48 @@ pub fn combine(config: &SealConfig, files: &[ShareFile]) -> Result<Sm4Key> {
     Ok(Sm4Key::from_slice(&secret)?)
 }
 
-/// Checks that a share belongs to this platform and is well formed.
-pub fn check_share(config: &SealConfig, file: &ShareFile) -> Result<()> {
+/// Checks a share when it is given, naming what is wrong: another
+/// platform's, a threshold other than this platform's, not hex, an index of
+/// 0 or above the number of shares, y bytes of the wrong length, or bytes
+/// that do not match the check kept for that index at init. Returns the
+/// share's index.
+pub fn check_share(config: &SealConfig, file: &ShareFile) -> Result<u8> {
     if file.platform_id != config.platform_id {
         return Err(Error::BadShare(
             "this share belongs to another platform".into(),
         ));
     }
-    if file.threshold != config.threshold || file.index().is_none() {
-        return Err(Error::BadShare("malformed share".into()));
+    if file.threshold != config.threshold {
+        return Err(Error::BadShare(format!(
+            "the share says {} shares unseal, this platform needs {}: the file was changed",
+            file.threshold, config.threshold
+        )));
     }
-    Ok(())
+    let bytes = Zeroizing::new(
+        hex::decode(&file.share).map_err(|_| Error::BadShare("the share is not hex".into()))?,
+    );
+    let (&index, y) = bytes
+        .split_first()
+        .ok_or_else(|| Error::BadShare("the share is empty".into()))?;
+    if index == 0 || index > config.shares {
+        return Err(Error::BadShare(format!(
+            "share index {index}: this platform's shares are numbered 1 to {}",
+            config.shares
+        )));
+    }
+    if y.len() != SHARE_Y_LEN {
+        return Err(Error::BadShare(format!(
+            "share {index} holds {} bytes, not {SHARE_Y_LEN}: the file was cut or changed",
+            y.len()
+        )));
+    }
+    if let Some(expected) = config.share_checks.get(&index) {
+        let actual = share_check(&config.platform_id, &bytes);
+        if !sscard_gm::ct_eq(actual.as_bytes(), expected.as_bytes()) {
+            return Err(Error::BadShare(format!(
+                "this is not share {index} of this platform: its check fails (the file was changed)"
+            )));
+        }
+    }
+    Ok(index)
 }

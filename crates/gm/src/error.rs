@@ -109,6 +109,63 @@ pub enum Error {
     KdfOutputZero,
     /// PBKDF2 was asked for zero rounds.
     KdfRounds,
+    /// A key (or the key its components combine to) is weak: all zero, made
+    /// of equal halves or equal components, or a DES weak or semi-weak key;
+    /// names which.
+    WeakKey(&'static str),
+}
+
+/// What kind of failure an [`Error`] is, for a caller that must map every
+/// error to an outcome (an HTTP status, an exit code) without a catch-all:
+/// this enum is exhaustive, and [`Error::kind`] matches every variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input could not be read or does not fit the operation (a bad
+    /// length, encoding, range or point): the caller's data is malformed.
+    Malformed,
+    /// A well-formed signature does not verify.
+    SignatureInvalid,
+    /// A MAC, tag or C3 check failed: the data or the key is wrong.
+    AuthenticationFailed,
+    /// The system failed (the random generator), not the input.
+    System,
+}
+
+impl Error {
+    /// The kind of this error. Every variant is named here, so that a new
+    /// variant cannot go unmapped.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::SignatureInvalid | Self::SignatureSumZero => ErrorKind::SignatureInvalid,
+            Self::AuthenticationFailed | Self::DecryptionFailed | Self::BadPadding => {
+                ErrorKind::AuthenticationFailed
+            }
+            Self::Random | Self::EncodingFailed(_) | Self::NonceRejected(_) => ErrorKind::System,
+            Self::KeyLength { .. }
+            | Self::IvLength { .. }
+            | Self::NotBlockAligned { .. }
+            | Self::FactorLength { .. }
+            | Self::OutputLength { .. }
+            | Self::Components(_)
+            | Self::KeyEncoding(_)
+            | Self::SignatureEncoding(_)
+            | Self::CiphertextEncoding(_)
+            | Self::Encoding(_)
+            | Self::EmptyMessage
+            | Self::UserIdTooLong
+            | Self::KdfLength
+            | Self::PrivateKeyRange(_)
+            | Self::PublicKeyInvalid(_)
+            | Self::CiphertextPoint(_)
+            | Self::NotSm2 { .. }
+            | Self::EncryptedKey
+            | Self::KeyMismatch
+            | Self::SignatureRange(_)
+            | Self::KdfOutputZero
+            | Self::KdfRounds
+            | Self::WeakKey(_) => ErrorKind::Malformed,
+        }
+    }
 }
 
 /// Which check a point (an SM2 public key, or C1 of a ciphertext) failed.
@@ -229,6 +286,7 @@ impl fmt::Display for Error {
                 "the KDF output t is all zero (GB/T 32918.4 §6.1 A5, §7.1 B4)",
             ),
             Self::KdfRounds => f.write_str("PBKDF2 needs at least one round"),
+            Self::WeakKey(why) => write!(f, "weak key: {why}"),
         }
     }
 }

@@ -40,10 +40,11 @@ pub mod sm2;
 pub mod sm3;
 pub mod sm4;
 mod tdes;
+pub mod weak;
 pub mod x509;
 
 pub use block_key::{BlockAlgorithm, BlockKey};
 pub use ct::ct_eq;
-pub use error::{Error, PointFault, Result};
+pub use error::{Error, ErrorKind, PointFault, Result};
 pub use sm4::Sm4Key;
 pub use tdes::TdesKey;

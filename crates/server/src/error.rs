@@ -11,11 +11,15 @@ use sscard_core::Error;
 /// The body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Stable, one per kind of refusal: `malformed_json`, `invalid`,
-    /// `bad_share` (400); `unauthenticated`, `bad_credentials` (401);
-    /// `forbidden_role`, `refused`, `disabled`, `password_change_required`,
-    /// `self_approval`, `not_exportable`, `mac_mismatch`, `signature_invalid` (403); `not_found` (404); `conflict`, `already_initialized`,
-    /// `not_initialized`, `key_state`, `key_version_retired`, `approval_closed` (409); `sealed`, `locked` (423); `internal` (500).
+    /// Stable, one per kind of refusal: `malformed_json`, `malformed_query`,
+    /// `invalid`, `kcv_mismatch`, `weak_key` (400); `unauthenticated`,
+    /// `bad_credentials` (401); `forbidden_role`, `refused`, `disabled`,
+    /// `password_change_required`, `self_approval`, `not_exportable`,
+    /// `mac_mismatch`, `signature_invalid`, `bad_share` (403); `not_found`
+    /// (404); `conflict`, `already_initialized`, `not_initialized`,
+    /// `key_state`, `key_version_retired`, `approval_closed`,
+    /// `duplicate_share` (409); `too_large` (413); `sealed`, `locked` (423);
+    /// `too_many_requests` (429); `internal` (500).
     pub code: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -32,36 +36,14 @@ impl From<Error> for ApiError {
 }
 
 impl ApiError {
-    /// Status and code of each kind of error.
+    /// Status and code of each kind of error, from the platform's one
+    /// exhaustive mapping ([`Error::code_and_status`]).
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match &self.0 {
-            Error::Sealed => (StatusCode::LOCKED, "sealed"),
-            Error::NotInitialized => (StatusCode::CONFLICT, "not_initialized"),
-            Error::AlreadyInitialized => (StatusCode::CONFLICT, "already_initialized"),
-            Error::BadShare(_) => (StatusCode::BAD_REQUEST, "bad_share"),
-            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            Error::Locked { .. } => (StatusCode::LOCKED, "locked"),
-            Error::Disabled => (StatusCode::FORBIDDEN, "disabled"),
-            Error::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
-            Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden_role"),
-            Error::Refused(_) => (StatusCode::FORBIDDEN, "refused"),
-            Error::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Error::KeyState { .. } => (StatusCode::CONFLICT, "key_state"),
-            Error::KcvMismatch { .. } => (StatusCode::BAD_REQUEST, "kcv_mismatch"),
-            Error::SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
-            Error::ApprovalClosed { .. } => (StatusCode::CONFLICT, "approval_closed"),
-            Error::NotExportable(_) => (StatusCode::FORBIDDEN, "not_exportable"),
-            Error::KeyVersionRetired { .. } => (StatusCode::CONFLICT, "key_version_retired"),
-            Error::Crypto(sscard_gm::Error::AuthenticationFailed) => {
-                (StatusCode::FORBIDDEN, "mac_mismatch")
-            }
-            Error::Crypto(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
+        let (code, status) = self.0.code_and_status();
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+        )
     }
 }
 

@@ -201,6 +201,7 @@ pub fn router(platform: Arc<Platform>) -> Router {
                 }),
             )
         })
+        .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .with_state(Arc::clone(&platform));
     let metrics_route = Router::new()
         .route("/metrics", get(metrics::render))
@@ -229,6 +230,19 @@ pub async fn checkpoint_timer(platform: Arc<Platform>, every: Duration) {
         tick.tick().await;
         if let Err(e) = platform.checkpoint_if_stale(max_age).await {
             tracing::warn!(error = %e, "audit checkpoint failed");
+        }
+    }
+}
+
+/// Writes the counts of repeated refusals of unauthenticated callers every
+/// `every` (see `sscard_core::platform::Platform::flush_refusals`); runs
+/// until the process ends.
+pub async fn refusal_timer(platform: Arc<Platform>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = platform.flush_refusals(false).await {
+            tracing::warn!(error = %e, "writing refusal counts failed");
         }
     }
 }
@@ -264,9 +278,12 @@ pub async fn serve(
     platform: Arc<Platform>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(platform))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(platform).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Serves the API over TLS (rustls) with the certificate chain and key of
@@ -290,6 +307,6 @@ pub async fn serve_tls(
     listener.set_nonblocking(true)?;
     axum_server::from_tcp_rustls(listener, config)
         .handle(handle)
-        .serve(router(platform).into_make_service())
+        .serve(router(platform).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }

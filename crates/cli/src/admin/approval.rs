@@ -39,7 +39,7 @@ pub fn run(args: ApprovalArgs) -> CliResult {
             }
             for a in answer.as_array().into_iter().flatten() {
                 let f = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-                println!(
+                outln!(
                     "{} action={} target={} requester={}",
                     f("id"),
                     f("action"),
@@ -60,11 +60,11 @@ pub fn run(args: ApprovalArgs) -> CliResult {
                         .unwrap_or("-")
                         .to_string()
                 };
-                println!("approved: {id}");
-                println!("action: {}", f("action"));
-                println!("target: {}", f("target"));
+                outln!("approved: {id}");
+                outln!("action: {}", f("action"));
+                outln!("target: {}", f("target"));
                 let key = answer.get("key").cloned().unwrap_or(Value::Null);
-                println!(
+                outln!(
                     "state: {}",
                     key.get("state").and_then(Value::as_str).unwrap_or("-")
                 );
@@ -73,7 +73,7 @@ pub fn run(args: ApprovalArgs) -> CliResult {
                     .and_then(Value::as_array)
                     .and_then(|v| v.last())
                 {
-                    println!(
+                    outln!(
                         "kcv: {}",
                         v.get("kcv").and_then(Value::as_str).unwrap_or("-")
                     );
@@ -82,7 +82,7 @@ pub fn run(args: ApprovalArgs) -> CliResult {
         }
         ApprovalCommand::Deny { id } => {
             let _: Value = client.post(&format!("/v1/approvals/{id}/deny"), &json!({}))?;
-            println!("denied: {id}");
+            outln!("denied: {id}");
         }
     }
     Ok(())

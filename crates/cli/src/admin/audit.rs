@@ -58,15 +58,15 @@ pub fn run(args: AuditArgs) -> CliResult {
                 .into_iter()
                 .flatten()
             {
-                println!("{record}");
+                outln!("{record}");
             }
             Ok(())
         }
         AuditCommand::Export { out } => {
             let text = client.get_text("/v1/audit/export")?;
             write_file(&out, text.as_bytes(), FileMode::Public)?;
-            println!("records: {}", text.lines().count());
-            println!("file: {}", out.display());
+            outln!("records: {}", text.lines().count());
+            outln!("file: {}", out.display());
             Ok(())
         }
         AuditCommand::Verify { file: None, .. } => {
@@ -76,7 +76,7 @@ pub fn run(args: AuditArgs) -> CliResult {
                 Ok(())
             } else {
                 let seq = answer.get("first_bad_seq").cloned().unwrap_or(Value::Null);
-                println!("first_bad_seq: {seq}");
+                outln!("first_bad_seq: {seq}");
                 let reason = answer
                     .get("reason")
                     .and_then(Value::as_str)
@@ -104,18 +104,18 @@ pub fn run(args: AuditArgs) -> CliResult {
                 .map_err(|_| CliError::input(format!("{}: not UTF-8 text", file.display())))?;
             match audit::verify_export(&text, key.as_ref()) {
                 Ok((records, checkpoints)) => {
-                    println!("audit: intact");
-                    println!("records: {records}");
+                    outln!("audit: intact");
+                    outln!("records: {records}");
                     let signed = if key.is_some() {
                         checkpoints.to_string()
                     } else {
                         "not checked (no key)".into()
                     };
-                    println!("checkpoints: {signed}");
+                    outln!("checkpoints: {signed}");
                     Ok(())
                 }
                 Err(broken) => {
-                    println!("first_bad_seq: {}", broken.seq);
+                    outln!("first_bad_seq: {}", broken.seq);
                     Err(CliError::Refused(broken.to_string()))
                 }
             }

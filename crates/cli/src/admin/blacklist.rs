@@ -53,15 +53,15 @@ pub fn run(args: BlacklistArgs) -> CliResult {
         BlacklistCommand::Add { card, reason } => {
             let _: Value =
                 client.post("/v1/blacklist", &json!({"card_id": card, "reason": reason}))?;
-            println!("card: {card} reason={reason}");
+            outln!("card: {card} reason={reason}");
         }
         BlacklistCommand::Remove { card } => {
             let _: Value = client.post(&format!("/v1/blacklist/{card}/remove"), &json!({}))?;
-            println!("card: {card} removed");
+            outln!("card: {card} removed");
         }
         BlacklistCommand::Publish => {
             let answer: Value = client.post("/v1/blacklist/publish", &json!({}))?;
-            println!(
+            outln!(
                 "version: {}",
                 answer.get("version").and_then(Value::as_i64).unwrap_or(0)
             );
@@ -77,8 +77,8 @@ pub fn run(args: BlacklistArgs) -> CliResult {
             }
             let bytes = client.get_bytes(&path)?;
             write_file(&out, &bytes, FileMode::Public)?;
-            println!("bytes: {}", bytes.len());
-            println!("file: {}", out.display());
+            outln!("bytes: {}", bytes.len());
+            outln!("file: {}", out.display());
         }
     }
     Ok(())

@@ -51,7 +51,7 @@ pub fn run(args: EventsArgs) -> CliResult {
             let events: Value = client.get(&format!("/v1/events?limit={limit}"))?;
             for e in events.as_array().into_iter().flatten() {
                 let time = e.get("time_ms").and_then(Value::as_i64).unwrap_or(0);
-                println!(
+                outln!(
                     "event: {} {} terminal={} card={} {}",
                     sscard_core::clock::format_time(time),
                     s(e, "kind"),
@@ -64,7 +64,7 @@ pub fn run(args: EventsArgs) -> CliResult {
         EventsCommand::Alerts => {
             let alerts: Value = client.get("/v1/alerts")?;
             for a in alerts.as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "{} rule=\"{}\" subject=\"{}\" count={} action=\"{}\"",
                     s(a, "id"),
                     s(a, "rule"),
@@ -76,7 +76,7 @@ pub fn run(args: EventsArgs) -> CliResult {
         }
         EventsCommand::Ack { id } => {
             let a: Value = client.post(&format!("/v1/alerts/{id}/ack"), &json!({}))?;
-            println!("alert: {id} {}", s(&a, "state"));
+            outln!("alert: {id} {}", s(&a, "state"));
         }
         EventsCommand::Rule {
             kind,
@@ -90,7 +90,7 @@ pub fn run(args: EventsArgs) -> CliResult {
                 &json!({"kind": kind, "per": per, "count": count, "window_s": window, "suspend": suspend}),
             )?;
             for r in rules.as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "rule: {} per {} count={} window={}s suspend={}",
                     s(r, "kind"),
                     s(r, "per"),

@@ -232,11 +232,11 @@ fn show(key: &Value, json: bool) {
         "min_version",
         "uses",
     ] {
-        println!("{k}: {}", field(k));
+        outln!("{k}: {}", field(k));
     }
     for (k, label) in [("activate_ms", "activates"), ("expire_ms", "expires")] {
         if let Some(ms) = key.get(k).and_then(Value::as_i64).filter(|ms| *ms > 0) {
-            println!("{label}: {}", sscard_core::clock::format_time(ms));
+            outln!("{label}: {}", sscard_core::clock::format_time(ms));
         }
     }
     for v in key
@@ -245,7 +245,7 @@ fn show(key: &Value, json: bool) {
         .into_iter()
         .flatten()
     {
-        println!(
+        outln!(
             "version: {} kcv={}",
             v.get("version").cloned().unwrap_or(Value::Null),
             v.get("kcv").and_then(Value::as_str).unwrap_or("-")
@@ -258,7 +258,7 @@ pub fn print_pending(answer: &Value, json: bool) -> CliResult {
     if json {
         print(answer, true);
     } else {
-        println!(
+        outln!(
             "approval: {}",
             answer
                 .get("approval")
@@ -266,7 +266,7 @@ pub fn print_pending(answer: &Value, json: bool) -> CliResult {
                 .unwrap_or_default()
         );
         if let Some(kcv) = answer.get("kcv").and_then(Value::as_str) {
-            println!("kcv: {kcv}");
+            outln!("kcv: {kcv}");
         }
     }
     Ok(())
@@ -382,7 +382,7 @@ pub fn run(args: KeyArgs) -> CliResult {
                     .flatten()
                 {
                     let get = |f: &str| k.get(f).and_then(Value::as_str).unwrap_or("-");
-                    println!("key: {} {} kcv={}", get("name"), get("outcome"), get("kcv"));
+                    outln!("key: {} {} kcv={}", get("name"), get("outcome"), get("kcv"));
                 }
             }
             return Ok(());
@@ -416,8 +416,8 @@ pub fn run(args: KeyArgs) -> CliResult {
                 "iv": iv, "len": len, "mac": mac});
             let answer: Value = client.post(&path(&name, "card"), &body)?;
             match verify {
-                Some(_) => println!("mac: valid"),
-                None => println!(
+                Some(_) => outln!("mac: valid"),
+                None => outln!(
                     "{}",
                     answer
                         .get("data")
@@ -430,7 +430,7 @@ pub fn run(args: KeyArgs) -> CliResult {
         KeyCommand::CardEncrypt { name, factor, data } => {
             let body = json!({"operation": "encrypt", "factors": factor, "data": data});
             let answer: Value = client.post(&path(&name, "card"), &body)?;
-            println!(
+            outln!(
                 "{}",
                 answer
                     .get("data")
@@ -464,7 +464,7 @@ pub fn run(args: KeyArgs) -> CliResult {
                 .to_string();
             let file = wait_for_result(&client, &id, wait)?;
             crate::io::write_file(&out, file.as_bytes(), crate::io::FileMode::Public)?;
-            println!("file: {}", out.display());
+            outln!("file: {}", out.display());
             return Ok(());
         }
         KeyCommand::Rewrap {
@@ -491,7 +491,7 @@ pub fn run(args: KeyArgs) -> CliResult {
             let data = read_input(file.as_deref())?;
             let answer: Value =
                 client.post(&path(&name, "hmac"), &json!({"data": hex::encode(data)}))?;
-            println!(
+            outln!(
                 "{}",
                 answer
                     .get("data")
@@ -518,7 +518,7 @@ pub fn run(args: KeyArgs) -> CliResult {
             let signature = crate::io::read_file(&sig)?;
             let body = json!({"data": hex::encode(data), "signature": hex::encode(signature)});
             let _: Value = client.post(&path(&name, "verify"), &body)?;
-            println!("signature: valid");
+            outln!("signature: valid");
             return Ok(());
         }
         KeyCommand::List => {
@@ -538,7 +538,7 @@ pub fn run(args: KeyArgs) -> CliResult {
                         .and_then(|v| v.get("version"))
                         .cloned()
                         .unwrap_or(Value::Null);
-                    println!(
+                    outln!(
                         "key: {} alg={} usage={} state={} version={version}",
                         f("name"),
                         f("algorithm"),

@@ -83,7 +83,7 @@ pub fn run(args: LoginArgs) -> CliResult {
     if args.json {
         print(&answer, true);
     } else {
-        println!(
+        outln!(
             "{}",
             answer
                 .get("token")

@@ -46,14 +46,14 @@ pub fn run(args: OperatorArgs) -> CliResult {
         }
         OperatorCommand::Disable { name } => {
             let _: Value = client.post(&format!("/v1/operators/{name}/disable"), &json!({}))?;
-            println!("disabled: {name}");
+            outln!("disabled: {name}");
         }
         OperatorCommand::Grant { name, role } => {
             let _: Value = client.post(
                 &format!("/v1/operators/{name}/grant"),
                 &json!({ "role": role }),
             )?;
-            println!("granted: {name} {role}");
+            outln!("granted: {name} {role}");
         }
         OperatorCommand::List => {
             let answer: Value = client.get("/v1/operators")?;
@@ -66,7 +66,7 @@ pub fn run(args: OperatorArgs) -> CliResult {
                         Some(Value::Null) | None => "-".to_string(),
                         Some(other) => other.to_string(),
                     };
-                    println!(
+                    outln!(
                         "operator: {} role={} disabled={} must_change_password={}",
                         field("user"),
                         field("role"),

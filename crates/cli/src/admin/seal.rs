@@ -13,8 +13,11 @@ use crate::io::read_file;
 #[derive(Debug, clap::Args)]
 pub struct UnsealArgs {
     /// One share file (from `sscard init`).
-    #[arg(long, value_name = "F")]
-    share_file: PathBuf,
+    #[arg(long, value_name = "F", required_unless_present = "reset")]
+    share_file: Option<PathBuf>,
+    /// Forget the shares given so far (after a wrong one), and start again.
+    #[arg(long, conflicts_with = "share_file")]
+    reset: bool,
     #[command(flatten)]
     connection: Connection,
     /// JSON output.
@@ -22,19 +25,26 @@ pub struct UnsealArgs {
     json: bool,
 }
 
-/// Gives one share; prints `unseal: k/M` and whether the platform is still sealed.
+/// Gives one share (or with `--reset` forgets those given); prints
+/// `unseal: k/M` and whether the platform is still sealed. A refused share
+/// exits 1 with its reason.
 pub fn unseal(args: UnsealArgs) -> CliResult {
-    let share = Zeroizing::new(read_file(&args.share_file)?);
-    let share = Zeroizing::new(String::from_utf8_lossy(&share).into_owned());
-    let answer: Value = Client::new(&args.connection)?
-        .post("/v1/sys/unseal", &json!({ "share": share.as_str() }))?;
+    let client = Client::new(&args.connection)?;
+    let answer: Value = match &args.share_file {
+        Some(path) => {
+            let share = Zeroizing::new(read_file(path)?);
+            let share = Zeroizing::new(String::from_utf8_lossy(&share).into_owned());
+            client.post("/v1/sys/unseal", &json!({ "share": share.as_str() }))?
+        }
+        None => client.post("/v1/sys/unseal", &json!({ "reset": true }))?,
+    };
     if args.json {
         print(&answer, true);
     } else {
         let progress = answer.get("progress").and_then(Value::as_u64).unwrap_or(0);
         let threshold = answer.get("threshold").and_then(Value::as_u64).unwrap_or(0);
-        println!("unseal: {progress}/{threshold}");
-        println!(
+        outln!("unseal: {progress}/{threshold}");
+        outln!(
             "sealed: {}",
             answer
                 .get("sealed")
@@ -50,17 +60,15 @@ pub fn unseal(args: UnsealArgs) -> CliResult {
 pub struct SealArgs {
     #[command(flatten)]
     connection: Connection,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
 }
 
-/// Seals the server (security administrator).
+/// Seals the server (security administrator); every token and terminal
+/// session ends with it.
 pub fn seal(args: SealArgs) -> CliResult {
     let answer: Value = Client::new(&args.connection)?.post("/v1/sys/seal", &json!({}))?;
-    println!(
-        "sealed: {}",
-        answer
-            .get("sealed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    );
+    print(&answer, args.json);
     Ok(())
 }

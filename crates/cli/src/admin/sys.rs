@@ -47,7 +47,7 @@ pub fn run(args: SysArgs) -> CliResult {
             if args.json {
                 print(&answer, true);
             } else {
-                println!("term: {}", number(&answer, "term")?);
+                outln!("term: {}", number(&answer, "term")?);
             }
         }
         SysCommand::Rewrap { batch } => {
@@ -73,8 +73,8 @@ pub fn run(args: SysArgs) -> CliResult {
             if args.json {
                 print(&json!({"term": answer.get("term"), "resealed": done}), true);
             } else {
-                println!("term: {}", number(&answer, "term")?);
-                println!("resealed: {done}");
+                outln!("term: {}", number(&answer, "term")?);
+                outln!("resealed: {done}");
             }
         }
     }

@@ -215,29 +215,32 @@ pub fn run(args: &BlacklistArgs) -> CliResult {
         reset_peak_memory();
         let f = measure(*n, args.delta, &key)?;
         if !args.json {
-            println!("entries: {}", f.entries);
-            println!("  publish: {:.0} ms (sort, encode, sign)", f.publish_ms);
-            println!(
+            outln!("entries: {}", f.entries);
+            outln!("  publish: {:.0} ms (sort, encode, sign)", f.publish_ms);
+            outln!(
                 "  full list: {} bytes ({:.2} bytes per card)",
                 f.full_bytes,
                 f.full_bytes as f64 / f.entries.max(1) as f64
             );
-            println!(
+            outln!(
                 "  delta of {} changes: {} bytes",
-                f.delta_changes, f.delta_bytes
+                f.delta_changes,
+                f.delta_bytes
             );
-            println!(
+            outln!(
                 "  terminal applies the full list: {:.0} ms (verify, decode, cache)",
                 f.apply_full_ms
             );
-            println!("  lookup: {:.0} ns", f.lookup_ns);
-            println!("  peak memory: {:.0} MB", f.peak_memory_mb);
+            outln!("  lookup: {:.0} ns", f.lookup_ns);
+            outln!("  peak memory: {:.0} MB", f.peak_memory_mb);
             match (f.openssl_sm3_full_ms, f.sm3_ratio) {
-                (Some(o), Some(r)) => println!(
+                (Some(o), Some(r)) => {
+                    outln!(
                     "  SM3 of the full list: {:.1} ms, openssl dgst -sm3 {:.1} ms (ratio {:.2})",
                     f.sm3_full_ms, o, r
-                ),
-                _ => println!(
+                )
+                }
+                _ => outln!(
                     "  SM3 of the full list: {:.1} ms, openssl dgst -sm3 n/a",
                     f.sm3_full_ms
                 ),
@@ -251,7 +254,7 @@ pub fn run(args: &BlacklistArgs) -> CliResult {
         } else {
             serde_json::to_value(&all).map_err(|e| CliError::input(e.to_string()))?
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).map_err(|e| CliError::input(e.to_string()))?
         );

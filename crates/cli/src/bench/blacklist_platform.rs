@@ -229,24 +229,29 @@ async fn measure_on(store: &SqlStore, entries: u64, delta: u64) -> CliResult<Pla
 
 /// Prints one size's figures.
 pub fn print(f: &PlatformFigures) {
-    println!("platform ({}), entries: {}", f.backend, f.entries);
-    println!(
+    outln!("platform ({}), entries: {}", f.backend, f.entries);
+    outln!(
         "  load: {:.1} s ({:.0} cards/s; bulk setup, not audited)",
         f.fill_s,
         f.entries as f64 / f.fill_s.max(1e-9)
     );
-    println!("  publish: {:.0} ms", f.publish_ms);
-    println!(
+    outln!("  publish: {:.0} ms", f.publish_ms);
+    outln!(
         "  full list from the store: {:.0} ms (read, sort, encode, sign), {:.1} ms kept, {} bytes",
-        f.full_build_ms, f.full_kept_ms, f.full_bytes
+        f.full_build_ms,
+        f.full_kept_ms,
+        f.full_bytes
     );
-    println!(
+    outln!(
         "  publish of {} changes: {:.0} ms; delta: {:.0} ms, {} bytes",
-        f.delta_changes, f.delta_publish_ms, f.delta_build_ms, f.delta_bytes
+        f.delta_changes,
+        f.delta_publish_ms,
+        f.delta_build_ms,
+        f.delta_bytes
     );
-    println!(
+    outln!(
         "  full list of the next version: {:.0} ms",
         f.full_rebuild_ms
     );
-    println!("  peak memory while building: {:.0} MB", f.peak_memory_mb);
+    outln!("  peak memory while building: {:.0} MB", f.peak_memory_mb);
 }

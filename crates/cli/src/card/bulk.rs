@@ -75,9 +75,9 @@ pub fn run(client: &Client, csv: &Path, dir: &Path, region: Option<&str>, pin: &
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("cards: {made}");
-    println!("resumed: {resumed}");
-    println!("failed: {failed}");
+    outln!("cards: {made}");
+    outln!("resumed: {resumed}");
+    outln!("failed: {failed}");
     if failed > 0 {
         return Err(CliError::Refused(format!(
             "{failed} holders were refused (see above)"

@@ -136,10 +136,10 @@ pub fn personalize(args: PersonalizeArgs, connection: &Connection) -> CliResult 
         holder.region = region.clone();
     }
     let done = personalize_one(&client, &holder, &args.pin, out)?;
-    println!("card_id: {}", done.card_id);
-    println!("card_no: {}", done.card_no);
-    println!("region: {}", done.region);
-    println!("file: {}", out.display());
+    outln!("card_id: {}", done.card_id);
+    outln!("card_no: {}", done.card_no);
+    outln!("region: {}", done.region);
+    outln!("file: {}", out.display());
     Ok(())
 }
 
@@ -189,9 +189,9 @@ pub fn issue_psam(args: PsamArgs, connection: &Connection) -> CliResult {
     chip.reset();
     chip.save_to(&args.out)
         .map_err(|e| CliError::input(format!("{}: {e}", args.out.display())))?;
-    println!("terminal_no: {}", args.terminal_no);
-    println!("region: {}", args.region);
-    println!("keys: {}", chip.image().keys.len());
-    println!("file: {}", args.out.display());
+    outln!("terminal_no: {}", args.terminal_no);
+    outln!("region: {}", args.region);
+    outln!("keys: {}", chip.image().keys.len());
+    outln!("file: {}", args.out.display());
     Ok(())
 }

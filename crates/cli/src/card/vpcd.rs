@@ -47,7 +47,7 @@ pub fn serve(args: ServeArgs) -> CliResult {
         });
     }
     let addr = format!("{}:{}", args.host, args.port);
-    println!("serving: {} at {addr}", args.card.display());
+    outln!("serving: {} at {addr}", args.card.display());
     let on = addr.clone();
     sscard_card::vpcd::serve(&mut card, &addr, &stop, || {
         eprintln!("card: in the reader at {on}");

@@ -165,7 +165,7 @@ pub fn run(command: Sm2Command) -> CliResult {
                 .map_err(|e| CliError::input(format!("{}: {e}", sig.display())))?;
             let message = read_input(Some(&input))?;
             sm2::verify(&public, &id.value, &message, &signature)?;
-            println!("signature: valid");
+            outln!("signature: valid");
             Ok(())
         }
         Sm2Command::Encrypt {

@@ -272,7 +272,7 @@ pub fn read(
         .read_basic_info(&date.unwrap_or_else(today))
         .map_err(terminal_error)?;
     for (key, value) in info.fields() {
-        println!("{key}: {value}");
+        outln!("{key}: {value}");
     }
     Ok(())
 }
@@ -299,11 +299,11 @@ pub fn pin(
     };
     match result {
         Ok(()) => {
-            println!("pin: ok");
+            outln!("pin: ok");
             Ok(())
         }
         Err(TerminalError::PinWrong(n)) => {
-            println!("tries_left: {n}");
+            outln!("tries_left: {n}");
             Err(CliError::Refused(format!(
                 "pin_wrong: PIN wrong, {n} tries left"
             )))

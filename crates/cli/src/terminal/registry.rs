@@ -49,7 +49,7 @@ pub fn list(connection: &Connection) -> CliResult {
     let answer: Value = Client::new(connection)?.get("/v1/terminals")?;
     for t in answer.as_array().into_iter().flatten() {
         let get = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("-");
-        println!(
+        outln!(
             "terminal: {} state={} auth={} institution={} serial={} psam={}",
             get("terminal_no"),
             get("state"),
@@ -72,7 +72,7 @@ pub fn set_state(connection: &Connection, no: &str, state: &str) -> CliResult {
         &format!("/v1/terminals/{no}/state"),
         &json!({ "state": state }),
     )?;
-    println!(
+    outln!(
         "terminal: {no} state={}",
         answer.get("state").and_then(Value::as_str).unwrap_or("-")
     );
@@ -83,8 +83,8 @@ pub fn set_state(connection: &Connection, no: &str, state: &str) -> CliResult {
 pub fn crl(connection: &Connection, out: &Path) -> CliResult {
     let der = Client::new(connection)?.get_bytes("/v1/terminals/crl")?;
     crate::io::write_file(out, &der, crate::io::FileMode::Public)?;
-    println!("bytes: {}", der.len());
-    println!("file: {}", out.display());
+    outln!("bytes: {}", der.len());
+    outln!("file: {}", out.display());
     Ok(())
 }
 
@@ -94,7 +94,7 @@ pub fn allow_software(connection: &Connection, version: &str, sm3: &str) -> CliR
         "/v1/terminals/software",
         &json!({"version": version, "sm3": sm3}),
     )?;
-    println!("software: {version} sm3={sm3}");
+    outln!("software: {version} sm3={sm3}");
     Ok(())
 }
 
@@ -152,12 +152,12 @@ pub fn enroll(connection: &Connection, no: &str, out: &Path, mac: bool) -> CliRe
         }
     }
     file.save(out)?;
-    println!("terminal: {no}");
+    outln!("terminal: {no}");
     if mac {
-        println!("terminal_key: kcv={}", field("kcv")?);
+        outln!("terminal_key: kcv={}", field("kcv")?);
     } else {
-        println!("certificate: {}", field("serial")?);
+        outln!("certificate: {}", field("serial")?);
     }
-    println!("file: {}", out.display());
+    outln!("file: {}", out.display());
     Ok(())
 }

@@ -116,18 +116,18 @@ pub fn signin(path: &Path) -> CliResult {
         .and_then(Value::as_i64)
         .unwrap_or(0);
     file.save(path)?;
-    println!("terminal: {no}");
-    println!(
+    outln!("terminal: {no}");
+    outln!(
         "session_expires: {}",
         sscard_core::clock::format_time(file.session_expires_ms)
     );
     for line in printed {
-        println!("{line}");
+        outln!("{line}");
     }
     if !file.psam.is_empty() {
-        println!("psam: {}", file.psam);
+        outln!("psam: {}", file.psam);
     }
-    println!(
+    outln!(
         "blacklist_version: {}",
         answer
             .get("blacklist_version")
@@ -140,7 +140,7 @@ pub fn signin(path: &Path) -> CliResult {
         .into_iter()
         .flatten()
     {
-        println!("parameter: {name}={value}");
+        outln!("parameter: {name}={value}");
     }
     Ok(())
 }
@@ -154,8 +154,8 @@ pub fn signout(path: &Path) -> CliResult {
     file.session_expires_ms = 0;
     file.working_keys.clear();
     file.save(path)?;
-    println!("terminal: {}", file.terminal_no);
-    println!("signed_out: yes");
+    outln!("terminal: {}", file.terminal_no);
+    outln!("signed_out: yes");
     Ok(())
 }
 
@@ -191,8 +191,8 @@ pub fn sync(path: &Path) -> CliResult {
         // Too far behind, up to date, or the delta did not fit: the full list.
         _ => apply(path, &file, &client.get_bytes("/v1/terminal/blacklist")?)?,
     };
-    println!("blacklist_version: {}", cache.version());
-    println!("cards: {}", cache.len());
+    outln!("blacklist_version: {}", cache.version());
+    outln!("cards: {}", cache.len());
     Ok(())
 }
 
@@ -201,7 +201,7 @@ pub fn apply_file(path: &Path, list: &Path) -> CliResult {
     let file = TerminalFile::load(path)?;
     let bytes = crate::io::read_file(list)?;
     let cache = apply(path, &file, &bytes)?;
-    println!("blacklist_version: {}", cache.version());
-    println!("cards: {}", cache.len());
+    outln!("blacklist_version: {}", cache.version());
+    outln!("cards: {}", cache.len());
     Ok(())
 }

@@ -112,6 +112,15 @@ impl Server {
         super::sscard(&all)
     }
 
+    /// SIGTERM, and waits for the server to shut down as it does on a
+    /// signal (writing what it holds).
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
     /// SIGKILL, no shutdown.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

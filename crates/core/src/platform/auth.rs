@@ -4,6 +4,7 @@ use serde::Serialize;
 use sscard_gm::random;
 use zeroize::Zeroizing;
 
+use super::flood::Source;
 use super::{name, Platform};
 use crate::audit::AuditEntry;
 use crate::operator::{Operator, OperatorName, TokenRow};
@@ -66,15 +67,30 @@ impl Platform {
     /// holds what it was decided on (its password hash, failure count, lock
     /// and state); otherwise it is decided again on the new state.
     pub async fn login(&self, user: &str, secret: &str) -> Result<LoginOutcome> {
+        self.login_from(user, secret, &Source::local()).await
+    }
+
+    /// [`Self::login`] for a caller at `source`: refusals that change
+    /// nothing (no such account, disabled, locked, sealed) are counted per
+    /// source (see [`super::flood`]); every wrong password of an account is
+    /// recorded, since it counts towards the lock.
+    pub async fn login_from(
+        &self,
+        user: &str,
+        secret: &str,
+        source: &Source,
+    ) -> Result<LoginOutcome> {
         if self.unsealed().is_err() {
             let entry = AuditEntry::refused("anonymous", "auth.login", "platform", "sealed");
-            return Err(self.refuse(entry, Error::Sealed).await);
+            return Err(self
+                .refuse_unauthenticated(entry, source, Error::Sealed)
+                .await);
         }
         // The verdict on the password, by the sealed hash it was checked
         // against: a second attempt against the same hash needs no new
         // derivation.
         let mut checked: Option<(Vec<u8>, bool)> = None;
-        retry_stale!(self, self.login_once(user, secret, &mut checked))
+        retry_stale!(self, self.login_once(user, secret, &mut checked, source))
     }
 
     async fn login_once(
@@ -82,6 +98,7 @@ impl Platform {
         user: &str,
         secret: &str,
         checked: &mut Option<(Vec<u8>, bool)>,
+        source: &Source,
     ) -> Result<LoginOutcome> {
         let account = match name(user) {
             Ok(n) => self.store.get_operator(&n).await?,
@@ -91,14 +108,18 @@ impl Platform {
             password::spend_equal_time(secret, self.password_iterations)?;
             let actor = self.audit_hmac(user);
             let entry = AuditEntry::refused(&actor, "auth.login", &actor, "no such account");
-            return Err(self.refuse(entry, Error::BadCredentials).await);
+            return Err(self
+                .refuse_unauthenticated(entry, source, Error::BadCredentials)
+                .await);
         };
         let who = op.name.to_string();
         let now = now_ms();
         if op.disabled {
             password::spend_equal_time(secret, self.password_iterations)?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account disabled");
-            return Err(self.refuse(entry, Error::Disabled).await);
+            return Err(self
+                .refuse_unauthenticated(entry, source, Error::Disabled)
+                .await);
         }
         if op.locked_until_ms > now {
             password::spend_equal_time(secret, self.password_iterations)?;
@@ -106,7 +127,7 @@ impl Platform {
             let e = Error::Locked {
                 until_ms: op.locked_until_ms,
             };
-            return Err(self.refuse(entry, e).await);
+            return Err(self.refuse_unauthenticated(entry, source, e).await);
         }
         let right = match checked {
             Some((blob, verdict)) if *blob == op.password => *verdict,
@@ -130,7 +151,8 @@ impl Platform {
             let mut failed = op.failed_logins + 1;
             let mut locked_until = op.locked_until_ms;
             let mut entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
-                .with("failed_logins", failed.to_string());
+                .with("failed_logins", failed.to_string())
+                .with("source", source.as_str());
             if failed >= MAX_FAILED_LOGINS {
                 locked_until = now + LOCK_MS;
                 failed = 0;
@@ -183,19 +205,31 @@ impl Platform {
     /// The session of a bearer token, or `Unauthenticated`. A refused token
     /// is audited (as its HMAC: it is a credential, forged or not).
     pub async fn authenticate(&self, token: &str) -> Result<Session> {
+        self.authenticate_from(token, &Source::local()).await
+    }
+
+    /// [`Self::authenticate`] for a caller at `source`; the repeats of a
+    /// refusal are counted per source (see [`super::flood`]).
+    pub async fn authenticate_from(&self, token: &str, source: &Source) -> Result<Session> {
         let refused = |reason: &'static str| {
             AuditEntry::refused("anonymous", "auth.token", &self.audit_hmac(token), reason)
         };
         if self.unsealed().is_err() {
-            return Err(self.refuse(refused("sealed"), Error::Sealed).await);
+            return Err(self
+                .refuse_unauthenticated(refused("sealed"), source, Error::Sealed)
+                .await);
         }
         let Some(row) = self.store.get_token(&token_hash(token)).await? else {
             let e = Error::Unauthenticated("unknown token");
-            return Err(self.refuse(refused("unknown token"), e).await);
+            return Err(self
+                .refuse_unauthenticated(refused("unknown token"), source, e)
+                .await);
         };
         if row.expires_ms <= now_ms() {
-            let e = Error::Unauthenticated("token expired");
-            return Err(self.refuse(refused("token expired"), e).await);
+            let e = Error::Unauthenticated("token expired: log in again with sscard login");
+            return Err(self
+                .refuse_unauthenticated(refused("token expired"), source, e)
+                .await);
         }
         let op = self.store.get_operator(&row.operator).await?;
         match op {
@@ -206,16 +240,33 @@ impl Platform {
             }),
             _ => {
                 let e = Error::Unauthenticated("account disabled");
-                Err(self.refuse(refused("account disabled"), e).await)
+                Err(self
+                    .refuse_unauthenticated(refused("account disabled"), source, e)
+                    .await)
             }
         }
     }
 
     /// Audits a request refused before it reached an operation (malformed
     /// body, no token): who is unknown, so only the route and the reason.
-    pub async fn audit_rejected_request(&self, route: &str, reason: &str) -> Result<()> {
-        let entry = AuditEntry::refused("anonymous", "request.rejected", route, reason);
-        self.commit(Vec::new(), entry).await.map(|_| ())
+    /// Its repeats are counted per route, reason and source (see
+    /// [`super::flood`]). Returns the storage error if even the refusal
+    /// cannot be recorded.
+    pub async fn audit_rejected_request(
+        &self,
+        route: &str,
+        reason: &str,
+        source: &Source,
+    ) -> Result<()> {
+        let route = crate::text::bounded(&crate::text::escape(route), 128);
+        let entry = AuditEntry::refused("anonymous", "request.rejected", &route, reason);
+        match self
+            .refuse_unauthenticated(entry, source, Error::Invalid(String::new()))
+            .await
+        {
+            Error::Storage(e) => Err(Error::Storage(e)),
+            _ => Ok(()),
+        }
     }
 
     /// Changes the caller's password (and ends their one-time-password state).

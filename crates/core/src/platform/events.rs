@@ -104,6 +104,9 @@ fn default_rules() -> Vec<EventRule> {
     ]
 }
 
+/// The longest detail of an event, in characters.
+pub const MAX_DETAIL: usize = 200;
+
 impl Platform {
     /// The rules in force.
     pub async fn event_rules(&self) -> Result<Vec<EventRule>> {
@@ -173,7 +176,7 @@ impl Platform {
             terminal_no: e.terminal_no.clone(),
             card_id: e.card_id.clone(),
             institution: e.institution.clone(),
-            detail: e.detail.chars().take(200).collect(),
+            detail: crate::text::bounded(&crate::text::escape(&e.detail), MAX_DETAIL),
         };
         let audit = AuditEntry::ok(who, &format!("event.{}", e.kind), &e.terminal_no)
             .with("card", e.card_id.clone());
@@ -253,14 +256,41 @@ impl Platform {
         detail: &str,
         mac: &[u8],
     ) -> Result<Vec<AlertRecord>> {
-        if !card_id.is_empty() && (card_id.len() != 32 || hex::decode(card_id).is_err()) {
-            return Err(Error::Invalid(
-                "card_id: the 卡识别码 as 32 hex digits".into(),
-            ));
-        }
         let terminal = &caller.terminal;
         let message = super::event_message(&terminal.terminal_no, kind, card_id, detail);
-        self.check_terminal_mac(caller, &message, mac).await?;
+        if let Err(e) = self.check_terminal_mac(caller, &message, mac).await {
+            let entry = AuditEntry::refused(
+                &format!("terminal-{}", terminal.terminal_no),
+                "event.report",
+                &terminal.terminal_no,
+                "the MAC does not verify",
+            )
+            .with("kind", crate::text::bounded(&crate::text::escape(kind), 32));
+            return Err(self.refuse(entry, e).await);
+        }
+        let checked =
+            if !card_id.is_empty() && (card_id.len() != 32 || hex::decode(card_id).is_err()) {
+                Err(Error::Invalid(
+                    "card_id: the 卡识别码 as 32 hex digits".into(),
+                ))
+            } else if !EVENT_KINDS.contains(&kind) {
+                Err(Error::Invalid(format!(
+                    "event kind {:?}: one of {}",
+                    crate::text::bounded(&crate::text::escape(kind), 32),
+                    EVENT_KINDS.join(", ")
+                )))
+            } else {
+                crate::text::check("detail", detail, MAX_DETAIL)
+            };
+        if let Err(e) = checked {
+            let entry = AuditEntry::refused(
+                &format!("terminal-{}", terminal.terminal_no),
+                "event.report",
+                &terminal.terminal_no,
+                &crate::text::bounded(&e.to_string(), 200),
+            );
+            return Err(self.refuse(entry, e).await);
+        }
         self.record_event(
             &format!("terminal-{}", terminal.terminal_no),
             NewEvent {

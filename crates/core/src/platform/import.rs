@@ -58,6 +58,17 @@ impl Platform {
             }
         }
         let slices: Vec<&[u8]> = parts.iter().map(|(c, _)| c.as_slice()).collect();
+        // A weak key is refused before anything is filed: all-zero or equal
+        // components, a combined key that is all zero, single DES in effect,
+        // or a DES weak or semi-weak key.
+        if let Err(e) = sscard_gm::weak::check_components(block, &slices) {
+            let why = match e {
+                sscard_gm::Error::WeakKey(why) => why.to_string(),
+                other => other.to_string(),
+            };
+            let entry = refuse("weak key").with("why", why.clone());
+            return Err(self.refuse(entry, Error::WeakKey(why)).await);
+        }
         let combined = components::combine(block, &slices)?;
         let blob = self
             .provider

@@ -57,6 +57,7 @@ mod cards;
 mod derivation;
 mod events;
 mod export;
+mod flood;
 mod import;
 mod init;
 mod keys;
@@ -90,6 +91,7 @@ pub use cards::{card_master_usage, master_name, ProvisionedKey, PsamJob};
 pub use derivation::CardOperation;
 pub use events::{EventRule, NewEvent};
 pub use export::ExportTarget;
+pub use flood::Source;
 pub use init::{InitOptions, InitOutput, NewOperator};
 pub use keys::{KeyVersionView, KeyView, NewKey};
 pub use operators::OperatorView;
@@ -255,6 +257,8 @@ pub struct Platform {
     /// PBKDF2 iterations of new password hashes, and of the derivation a
     /// refused login spends.
     password_iterations: u32,
+    /// Refusals of unauthenticated callers being counted.
+    refusals: flood::Refusals,
 }
 
 impl Platform {
@@ -270,6 +274,7 @@ impl Platform {
             checkpoint_every: Self::CHECKPOINT_EVERY,
             full_blacklist: tokio::sync::Mutex::new(None),
             password_iterations: crate::password::ITERATIONS,
+            refusals: flood::Refusals::default(),
         }
     }
 
@@ -302,6 +307,11 @@ impl Platform {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Whether this node is sealed (holds no root key).
+    pub fn is_sealed(&self) -> bool {
+        self.unsealed().is_err()
     }
 
     fn unsealed(&self) -> Result<Arc<Unsealed>> {
@@ -402,6 +412,36 @@ impl Platform {
             Ok(u) => audit::hmac_value(&u.audit_hmac, value),
             Err(_) => "hmac-sm3:unavailable-while-sealed".into(),
         }
+    }
+
+    /// A request of `session` for `op` whose input was refused before it
+    /// reached the operation (a field that is not hex, an unknown name): the
+    /// role is checked first, as the operation would (a caller without the
+    /// role learns nothing of the input's checks), then the refusal is
+    /// audited under `action` with its reason. Returns the error to give.
+    pub async fn refuse_input(
+        &self,
+        session: &Session,
+        op: &Operation,
+        action: &str,
+        target: &str,
+        error: Error,
+    ) -> Error {
+        if let Err(forbidden) = self.authorize(session, op).await {
+            return forbidden;
+        }
+        let target = if crate::text::check("target", target, 128).is_ok() {
+            target.to_string()
+        } else {
+            self.audit_hmac(target)
+        };
+        let entry = AuditEntry::refused(
+            session.operator.as_str(),
+            action,
+            &target,
+            &crate::text::bounded(&error.to_string(), 200),
+        );
+        self.refuse(entry, error).await
     }
 
     /// Checks that `session` may perform `op`; a refusal is audited.

@@ -23,6 +23,7 @@ use sscard_gm::{random, sm2};
 use zeroize::Zeroizing;
 
 use super::auth::token_hash;
+use super::flood::Source;
 use super::terminals::check_terminal_no;
 use super::{ops, CardOperation, Platform, Session};
 use crate::audit::AuditEntry;
@@ -290,18 +291,39 @@ impl Platform {
     /// [`MAX_LIVE_CHALLENGES`] live challenges, so that asking without
     /// signing in cannot pile them up.
     pub async fn signin_challenge(&self, no: &str) -> Result<String> {
+        self.signin_challenge_from(no, &Source::local()).await
+    }
+
+    /// [`Self::signin_challenge`] for a caller at `source`: refusals that
+    /// cost the caller nothing are counted per source (see
+    /// [`super::flood`]).
+    pub async fn signin_challenge_from(&self, no: &str, source: &Source) -> Result<String> {
         self.unsealed()?;
         check_terminal_no(no)?;
         match self.store.get_terminal(no).await? {
             Some(t) if t.state == "revoked" => {
                 return Err(self
-                    .refuse_signin(Some(&t), no, "signin-failed", "terminal revoked", None)
+                    .refuse_signin(
+                        Some(&t),
+                        no,
+                        "signin-failed",
+                        "terminal revoked",
+                        None,
+                        source,
+                    )
                     .await)
             }
             Some(_) => {}
             None => {
                 return Err(self
-                    .refuse_signin(None, no, "signin-failed", "unregistered terminal", None)
+                    .refuse_signin(
+                        None,
+                        no,
+                        "signin-failed",
+                        "unregistered terminal",
+                        None,
+                        source,
+                    )
                     .await)
             }
         }
@@ -311,8 +333,16 @@ impl Platform {
                 CHALLENGE_TTL_MS / 1000
             ))
         };
+        let refused_for_many = AuditEntry::refused(
+            &format!("terminal-{no}"),
+            "terminal.challenge",
+            no,
+            "too many unanswered challenges",
+        );
         if self.store.count_live_nonces(no, now_ms()).await? >= MAX_LIVE_CHALLENGES {
-            return Err(too_many());
+            return Err(self
+                .refuse_unauthenticated(refused_for_many, source, too_many())
+                .await);
         }
         let nonce = hex::encode(random::bytes(16)?.as_slice());
         // The limit is checked again inside the commit, so that concurrent
@@ -333,7 +363,9 @@ impl Platform {
             .await
         {
             Ok(_) => Ok(nonce),
-            Err(Error::TooManyRequests(_)) => Err(too_many()),
+            Err(Error::TooManyRequests(_)) => Err(self
+                .refuse_unauthenticated(refused_for_many, source, too_many())
+                .await),
             Err(e) => Err(e),
         }
     }
@@ -349,32 +381,39 @@ impl Platform {
         kind: &str,
         reason: &str,
         spent: Option<&str>,
+        source: &Source,
     ) -> Error {
-        let institution = t.map(|t| t.institution.clone()).unwrap_or_default();
-        let _ = self
-            .record_event(
-                &format!("terminal-{no}"),
-                super::NewEvent {
-                    kind: kind.into(),
-                    terminal_no: no.into(),
-                    card_id: String::new(),
-                    institution,
-                    detail: reason.into(),
-                },
-            )
-            .await;
         let entry = AuditEntry::refused(&format!("terminal-{no}"), "terminal.signin", no, reason);
         let error = Error::Refused(format!("sign-in refused: {reason}"));
-        if let Some(nonce) = spent {
-            // Spent by a concurrent answer already: the refusal alone is recorded.
-            match self
-                .commit(vec![Write::SpendNonce(nonce.into())], entry.clone())
-                .await
-            {
-                Ok(_) => return error,
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return e,
+        // Nothing stored of the terminal (its institution, …) is copied into
+        // a refusal: the caller is not authenticated.
+        let event = super::NewEvent {
+            kind: kind.into(),
+            terminal_no: no.into(),
+            card_id: String::new(),
+            institution: String::new(),
+            detail: reason.into(),
+        };
+        let Some(nonce) = spent else {
+            // No challenge was spent: the refusal cost the caller nothing,
+            // so its repeats are counted, and its event is recorded with the
+            // refusal's record only.
+            if self.refusal_is_due("terminal.signin", reason, source) {
+                let _ = self.record_event(&format!("terminal-{no}"), event).await;
             }
+            let _ = t;
+            return self.refuse_unauthenticated(entry, source, error).await;
+        };
+        let _ = self.record_event(&format!("terminal-{no}"), event).await;
+        let entry = entry.with("source", source.as_str());
+        // Spent by a concurrent answer already: the refusal alone is recorded.
+        match self
+            .commit(vec![Write::SpendNonce(nonce.into())], entry.clone())
+            .await
+        {
+            Ok(_) => return error,
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return e,
         }
         self.refuse(entry, error).await
     }
@@ -417,12 +456,32 @@ impl Platform {
         proof: &[u8],
         software_hash: &str,
     ) -> Result<SigninOutcome> {
+        self.signin_from(no, nonce, proof, software_hash, &Source::local())
+            .await
+    }
+
+    /// [`Self::signin`] for a caller at `source`.
+    pub async fn signin_from(
+        &self,
+        no: &str,
+        nonce: &str,
+        proof: &[u8],
+        software_hash: &str,
+        source: &Source,
+    ) -> Result<SigninOutcome> {
         self.unsealed()?;
         let t = match self.store.get_terminal(no).await? {
             Some(t) => t,
             None => {
                 return Err(self
-                    .refuse_signin(None, no, "signin-failed", "unregistered terminal", None)
+                    .refuse_signin(
+                        None,
+                        no,
+                        "signin-failed",
+                        "unregistered terminal",
+                        None,
+                        source,
+                    )
                     .await)
             }
         };
@@ -436,7 +495,7 @@ impl Platform {
         };
         if let Some(reason) = reason {
             return Err(self
-                .refuse_signin(Some(&t), no, "signin-failed", reason, None)
+                .refuse_signin(Some(&t), no, "signin-failed", reason, None, source)
                 .await);
         }
         match self.store.get_nonce(nonce).await? {
@@ -449,6 +508,7 @@ impl Platform {
                         "signin-failed",
                         "unknown, spent or expired challenge",
                         None,
+                        source,
                     )
                     .await)
             }
@@ -461,7 +521,7 @@ impl Platform {
                 "signature does not verify"
             };
             return Err(self
-                .refuse_signin(Some(&t), no, "signin-failed", reason, Some(nonce))
+                .refuse_signin(Some(&t), no, "signin-failed", reason, Some(nonce), source)
                 .await);
         }
         let allowed = self.allowed_software().await?;
@@ -477,6 +537,7 @@ impl Platform {
                     "software-integrity",
                     "software hash not allowed",
                     Some(nonce),
+                    source,
                 )
                 .await);
         }
@@ -510,6 +571,7 @@ impl Platform {
                         "signin-failed",
                         "challenge already spent (replay)",
                         None,
+                        source,
                     )
                     .await)
             }
@@ -673,16 +735,38 @@ impl Platform {
     /// The terminal of a session token, refusing unknown, expired and
     /// sessions of terminals no longer active.
     pub async fn terminal_of_session(&self, token: &str) -> Result<SignedInTerminal> {
+        self.terminal_of_session_from(token, &Source::local()).await
+    }
+
+    /// [`Self::terminal_of_session`] for a caller at `source`; a refused
+    /// session token is audited (as its HMAC), its repeats counted.
+    pub async fn terminal_of_session_from(
+        &self,
+        token: &str,
+        source: &Source,
+    ) -> Result<SignedInTerminal> {
         self.unsealed()?;
         let session_hash = token_hash(token);
-        let stored = self
-            .store
-            .get_terminal_session(&session_hash)
-            .await?
-            .ok_or(Error::Unauthenticated("unknown terminal session"))?;
+        let refused = |reason: &'static str| {
+            AuditEntry::refused(
+                "anonymous",
+                "terminal.session",
+                &self.audit_hmac(token),
+                reason,
+            )
+        };
+        let Some(stored) = self.store.get_terminal_session(&session_hash).await? else {
+            let e = Error::Unauthenticated("unknown terminal session");
+            return Err(self
+                .refuse_unauthenticated(refused("unknown terminal session"), source, e)
+                .await);
+        };
         let no = stored.terminal_no;
         if stored.expires_ms <= now_ms() {
-            return Err(Error::Unauthenticated("terminal session expired"));
+            let e = Error::Unauthenticated("terminal session expired");
+            return Err(self
+                .refuse_unauthenticated(refused("terminal session expired"), source, e)
+                .await);
         }
         let terminal = self.terminal(&no).await?;
         if terminal.state != "active" {

@@ -60,7 +60,10 @@ pub(super) fn check_terminal_no(no: &str) -> Result<()> {
     if no.len() == 12 && no.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!("terminal number {no:?}: 12 digits")))
+        Err(Error::Invalid(format!(
+            "terminal number {:?}: 12 digits",
+            crate::text::bounded(no, 16)
+        )))
     }
 }
 
@@ -88,20 +91,33 @@ impl Platform {
         new: &NewTerminal,
     ) -> Result<TerminalRecord> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
-        check_terminal_no(&new.terminal_no)?;
-        if new.serial.is_empty() || new.institution.is_empty() {
-            return Err(Error::Invalid(
-                "a terminal needs a serial and an institution".into(),
-            ));
-        }
-        if !matches!(new.auth.as_str(), "sm2" | "mac") {
-            return Err(Error::Invalid(format!(
-                "a terminal signs in by sm2 or mac, not {:?}",
-                new.auth
-            )));
+        if let Err(e) = check_new_terminal(new) {
+            let target = if check_terminal_no(&new.terminal_no).is_ok() {
+                new.terminal_no.clone()
+            } else {
+                self.audit_hmac(&new.terminal_no)
+            };
+            let entry = AuditEntry::refused(
+                session.operator.as_str(),
+                "terminal.register",
+                &target,
+                &crate::text::bounded(&e.to_string(), 200),
+            );
+            return Err(self.refuse(entry, e).await);
         }
         if self.store.get_terminal(&new.terminal_no).await?.is_some() {
-            return Err(Error::Conflict(format!("terminal {}", new.terminal_no)));
+            let entry = AuditEntry::refused(
+                session.operator.as_str(),
+                "terminal.register",
+                &new.terminal_no,
+                "registered already",
+            );
+            return Err(self
+                .refuse(
+                    entry,
+                    Error::Conflict(format!("terminal {}", new.terminal_no)),
+                )
+                .await);
         }
         let record = TerminalRecord {
             terminal_no: new.terminal_no.clone(),
@@ -458,4 +474,39 @@ fn software_list(stored: Option<&[u8]>) -> Result<std::collections::BTreeMap<Str
         Some(v) => serde_json::from_slice(v).map_err(|_| Error::Integrity("software list".into())),
         None => Ok(Default::default()),
     }
+}
+
+/// The longest serial of a terminal, in characters.
+pub const MAX_SERIAL: usize = 64;
+/// The longest institution or location of a terminal, in characters.
+pub const MAX_PLACE: usize = 128;
+/// The longest kind of a terminal, in characters.
+pub const MAX_KIND: usize = 32;
+
+/// Checks what a new terminal is registered with: its number, a serial and
+/// an institution (free text, bounded, no control characters), a location
+/// and kind (the same, may be empty), a bound PSAM's terminal number (12
+/// digits, or none), and how it signs in.
+fn check_new_terminal(new: &NewTerminal) -> Result<()> {
+    check_terminal_no(&new.terminal_no)?;
+    if new.serial.is_empty() || new.institution.is_empty() {
+        return Err(Error::Invalid(
+            "a terminal needs a serial and an institution".into(),
+        ));
+    }
+    crate::text::check("serial", &new.serial, MAX_SERIAL)?;
+    crate::text::check("institution", &new.institution, MAX_PLACE)?;
+    crate::text::check("location", &new.location, MAX_PLACE)?;
+    crate::text::check("kind", &new.kind, MAX_KIND)?;
+    if !new.psam.is_empty() {
+        check_terminal_no(&new.psam)
+            .map_err(|_| Error::Invalid("psam: a PSAM's terminal number, 12 digits".into()))?;
+    }
+    if !matches!(new.auth.as_str(), "sm2" | "mac") {
+        return Err(Error::Invalid(format!(
+            "a terminal signs in by sm2 or mac, not {:?}",
+            crate::text::bounded(&crate::text::escape(&new.auth), 16)
+        )));
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sscard_gm::sm2::Sm2PrivateKey;
 use zeroize::Zeroizing;
 
+use super::flood::Source;
 use super::{meta, ops, Platform, Session, State, Unsealed};
 use crate::audit::AuditEntry;
 use crate::barrier::Keyring;
@@ -49,61 +50,115 @@ impl Platform {
     /// Gives one share. With the threshold reached, rebuilds the root key,
     /// opens the keyring and the audit keys, and the platform is unsealed.
     pub async fn unseal(&self, share: &[u8]) -> Result<UnsealProgress> {
+        self.unseal_from(share, &Source::local()).await
+    }
+
+    /// [`Self::unseal`] for a caller at `source`. Each share is checked when
+    /// it is given ([`seal::check_share`]): a malformed or wrong share is
+    /// refused at once with its reason and does not count; a share whose
+    /// index was given already is refused as a duplicate (`DuplicateShare`),
+    /// so that a custodian who gave a wrong share resets the unseal
+    /// ([`Self::unseal_reset`]) and gives the right one.
+    pub async fn unseal_from(&self, share: &[u8], source: &Source) -> Result<UnsealProgress> {
         let config = self.seal_config().await?;
+        let refused =
+            |e: &Error| AuditEntry::refused("anonymous", "sys.unseal", "platform", &e.to_string());
         // The share is checked even when unsealed: a foreign share is always named.
-        let file = match ShareFile::parse(share)
-            .and_then(|f| seal::check_share(&config, &f).map(|()| f))
+        let (file, index) = match ShareFile::parse(share)
+            .and_then(|f| seal::check_share(&config, &f).map(|index| (f, index)))
         {
-            Ok(file) => file,
-            Err(e) => {
-                let entry =
-                    AuditEntry::refused("anonymous", "sys.unseal", "platform", &e.to_string());
-                return Err(self.refuse(entry, e).await);
-            }
+            Ok(checked) => checked,
+            Err(e) => return Err(self.refuse_unauthenticated(refused(&e), source, e).await),
         };
-        let shares = {
+        enum Next {
+            Done(UnsealProgress),
+            Duplicate,
+            Open(Vec<ShareFile>),
+        }
+        let next = {
             let mut state = self.state.write().map_err(|_| super::poisoned())?;
             match &mut *state {
-                State::Unsealed(_) => {
-                    return Ok(UnsealProgress {
-                        sealed: false,
-                        progress: config.threshold,
-                        threshold: config.threshold,
-                    })
+                State::Unsealed(_) => Next::Done(UnsealProgress {
+                    sealed: false,
+                    progress: config.threshold,
+                    threshold: config.threshold,
+                }),
+                State::Sealed(given) if given.iter().any(|g| g.index() == Some(index)) => {
+                    Next::Duplicate
                 }
                 State::Sealed(given) => {
-                    if !given.iter().any(|g| g.index() == file.index()) {
-                        given.push(file);
-                    }
+                    given.push(file);
                     if given.len() < usize::from(config.threshold) {
-                        let progress = u8::try_from(given.len()).unwrap_or(u8::MAX);
-                        return Ok(UnsealProgress {
+                        Next::Done(UnsealProgress {
                             sealed: true,
-                            progress,
+                            progress: u8::try_from(given.len()).unwrap_or(u8::MAX),
                             threshold: config.threshold,
-                        });
+                        })
+                    } else {
+                        Next::Open(std::mem::take(given))
                     }
-                    std::mem::take(given)
                 }
             }
+        };
+        let shares = match next {
+            Next::Done(progress) => return Ok(progress),
+            Next::Duplicate => {
+                let e = Error::DuplicateShare { index };
+                return Err(self.refuse_unauthenticated(refused(&e), source, e).await);
+            }
+            Next::Open(shares) => shares,
         };
         let unsealed = match self.open_with(&config, &shares).await {
             Ok(u) => u,
             Err(e) => {
-                let entry =
-                    AuditEntry::refused("anonymous", "sys.unseal", "platform", &e.to_string());
-                return Err(self.refuse(entry, e).await);
+                // The shares given are forgotten: the next starts afresh.
+                let e = Error::BadShare(format!(
+                    "the {} shares given do not open this platform ({e}); they are forgotten, start again",
+                    shares.len()
+                ));
+                return Err(self.refuse_unauthenticated(refused(&e), source, e).await);
             }
         };
         *self.state.write().map_err(|_| super::poisoned())? = State::Unsealed(Arc::new(unsealed));
         self.commit(
             Vec::new(),
-            AuditEntry::ok("anonymous", "sys.unseal", "platform"),
+            AuditEntry::ok("anonymous", "sys.unseal", "platform").with("source", source.as_str()),
         )
         .await?;
         Ok(UnsealProgress {
             sealed: false,
             progress: config.threshold,
+            threshold: config.threshold,
+        })
+    }
+
+    /// Forgets the shares given so far (as Vault's `unseal -reset`): after a
+    /// wrong share, the custodians start again. Audited; refused when the
+    /// platform is unsealed (there is nothing to reset).
+    pub async fn unseal_reset(&self, source: &Source) -> Result<UnsealProgress> {
+        let config = self.seal_config().await?;
+        let forgotten = {
+            let mut state = self.state.write().map_err(|_| super::poisoned())?;
+            match &mut *state {
+                State::Unsealed(_) => None,
+                State::Sealed(given) => Some(std::mem::take(given).len()),
+            }
+        };
+        let Some(forgotten) = forgotten else {
+            return Err(Error::Refused(
+                "the platform is unsealed: there is no unseal progress to reset".into(),
+            ));
+        };
+        self.commit(
+            Vec::new(),
+            AuditEntry::ok("anonymous", "sys.unseal-reset", "platform")
+                .with("forgotten", forgotten.to_string())
+                .with("source", source.as_str()),
+        )
+        .await?;
+        Ok(UnsealProgress {
+            sealed: true,
+            progress: 0,
             threshold: config.threshold,
         })
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -11,11 +11,11 @@ use sscard_core::audit::AuditRecord;
 use sscard_core::platform::{ops, Platform};
 
 use crate::error::ApiError;
-use crate::extract::Caller;
+use crate::extract::{Caller, Query};
 
 /// `GET /v1/audit?limit=N`
 #[derive(Deserialize, utoipa::IntoParams)]
-pub struct ListQuery {
+pub struct AuditListQuery {
     /// How many of the newest records (1–1000, default 50).
     pub limit: Option<i64>,
 }
@@ -29,12 +29,12 @@ pub struct ListBody {
 }
 
 /// The newest records.
-#[utoipa::path(get, path = "/v1/audit", params(ListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit", params(AuditListQuery), security(("bearer" = [])),
     responses((status = 200, body = ListBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<AuditListQuery>,
 ) -> Result<Json<ListBody>, ApiError> {
     let page = platform.audit_list(&session, q.limit.unwrap_or(50)).await?;
     Ok(Json(ListBody {
@@ -93,20 +93,20 @@ pub async fn verify(
 
 /// The audit signing public key.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct PublicKeyBody {
+pub struct AuditPublicKeyBody {
     /// SPKI PEM of the SM2 key that signs checkpoints.
     pub pem: String,
 }
 
 /// The key to check checkpoint signatures offline (audit administrator).
 #[utoipa::path(get, path = "/v1/audit/public-key", security(("bearer" = [])),
-    responses((status = 200, body = PublicKeyBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = AuditPublicKeyBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn public_key(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
-) -> Result<Json<PublicKeyBody>, ApiError> {
+) -> Result<Json<AuditPublicKeyBody>, ApiError> {
     platform.authorize(&session, &ops::AUDIT_READ).await?;
-    Ok(Json(PublicKeyBody {
+    Ok(Json(AuditPublicKeyBody {
         pem: platform.audit_public_key().await?,
     }))
 }

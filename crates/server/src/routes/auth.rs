@@ -10,7 +10,7 @@ use sscard_core::platform::Platform;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Peer};
 
 /// `POST /v1/auth/login`
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -42,9 +42,12 @@ pub struct LoginBody {
               (status = 423, body = crate::error::ErrorBody)))]
 pub async fn login(
     State(platform): State<Arc<Platform>>,
+    Peer(source): Peer,
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<LoginBody>, ApiError> {
-    let out = platform.login(&req.user, &req.password).await?;
+    let out = platform
+        .login_from(&req.user, &req.password, &source)
+        .await?;
     Ok(Json(LoginBody {
         token: out.token,
         expires_ms: out.expires_ms,

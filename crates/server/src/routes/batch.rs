@@ -7,13 +7,13 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sscard_core::platform::{Platform, Session};
+use sscard_core::platform::{ops, Platform, Session};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
-use crate::routes::hex_field;
+use crate::routes::{checked, hex_field};
 
 /// `POST /v1/keys/{name}/<operation>-batch`
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -55,13 +55,25 @@ impl Operation {
         index: usize,
         item: &str,
     ) -> Result<Zeroizing<String>, ApiError> {
-        let data = || hex_field(&format!("item {index}"), item).map(Zeroizing::new);
+        let data = |action: &'static str| {
+            let parsed = hex_field(&format!("item {index}"), item).map(Zeroizing::new);
+            checked(platform, session, &ops::KEY_USE, action, name, parsed)
+        };
         Ok(Zeroizing::new(match self {
-            Self::Encrypt => platform.encrypt(session, name, &data()?).await?,
+            Self::Encrypt => {
+                let data = data("key.encrypt").await?;
+                platform.encrypt(session, name, &data).await?
+            }
             Self::Decrypt => hex::encode(platform.decrypt(session, name, item).await?.as_slice()),
             Self::Rewrap => platform.rewrap(session, name, item).await?,
-            Self::Hmac => platform.hmac(session, name, &data()?).await?,
-            Self::Sign => platform.sign(session, name, &data()?).await?,
+            Self::Hmac => {
+                let data = data("key.hmac").await?;
+                platform.hmac(session, name, &data).await?
+            }
+            Self::Sign => {
+                let data = data("key.sign").await?;
+                platform.sign(session, name, &data).await?
+            }
         }))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use sscard_core::platform::Platform;
 
 use crate::error::ApiError;
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Query};
 use crate::routes::terminal::{binary, ExportQuery};
 
 /// `POST /v1/blacklist`
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct AddRequest {
+pub struct BlacklistAddRequest {
     /// The card's 卡识别码, hex.
     pub card_id: String,
     /// `lost`, `suspended`, `cancelled` or `replaced`.
@@ -23,12 +23,12 @@ pub struct AddRequest {
 }
 
 /// Puts a card on the list (from the next published version).
-#[utoipa::path(post, path = "/v1/blacklist", request_body = AddRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/blacklist", request_body = BlacklistAddRequest, security(("bearer" = [])),
     responses((status = 204), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn add(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
-    Body(req): Body<AddRequest>,
+    Body(req): Body<BlacklistAddRequest>,
 ) -> Result<StatusCode, ApiError> {
     platform
         .blacklist_add(&session, &req.card_id, &req.reason)

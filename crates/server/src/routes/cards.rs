@@ -9,14 +9,14 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_card::perso::{Holder, Job};
 use sscard_core::key::KeyAlgorithm;
-use sscard_core::platform::{Platform, ProvisionedKey, PsamJob};
+use sscard_core::platform::{ops, Platform, ProvisionedKey, PsamJob};
 use sscard_core::store::CardRecord;
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
-use crate::routes::hex_field;
+use crate::routes::{checked, hex_field};
 
 fn algorithm(name: Option<&str>) -> Result<KeyAlgorithm, ApiError> {
     match name.unwrap_or("sm4") {
@@ -54,7 +54,15 @@ pub async fn provision_region(
     Caller(session): Caller,
     Body(req): Body<ProvisionRequest>,
 ) -> Result<Json<ProvisionBody>, ApiError> {
-    let alg = algorithm(req.algorithm.as_deref())?;
+    let alg = checked(
+        &platform,
+        &session,
+        &ops::CARD_ISSUE,
+        "key.provision-region",
+        &req.region,
+        algorithm(req.algorithm.as_deref()),
+    )
+    .await?;
     Ok(Json(ProvisionBody {
         keys: platform
             .provision_region(&session, &req.region, alg)
@@ -64,7 +72,7 @@ pub async fn provision_region(
 
 /// A card of the registry.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct CardBody {
+pub struct CardRecordBody {
     /// 卡识别码, hex.
     pub card_id: String,
     /// Region code.
@@ -79,7 +87,7 @@ pub struct CardBody {
     pub state: String,
 }
 
-impl From<CardRecord> for CardBody {
+impl From<CardRecord> for CardRecordBody {
     fn from(c: CardRecord) -> Self {
         Self {
             card_id: c.card_id,
@@ -92,22 +100,43 @@ impl From<CardRecord> for CardBody {
     }
 }
 
+/// A card holder as a request carries it (the schema of
+/// `sscard_card::perso::Holder`, which the routes read).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HolderSchema {
+    /// 社会保障号码: the 18-character citizen ID number (GB 11643).
+    ssn: String,
+    /// Name.
+    name: String,
+    /// `1` male or `2` female (GB/T 2261.1); `male`/`female`/`男`/`女` are read too.
+    sex: String,
+    /// Ethnicity code, `01`–`56` (GB/T 3304).
+    ethnicity: String,
+    /// Birth date, `YYYYMMDD` or `YYYY-MM-DD`.
+    birth_date: String,
+    /// Birthplace region code, 6 digits.
+    birth_place: String,
+    /// The region that issues the card, 6 digits.
+    region: String,
+}
+
 /// `POST /v1/cards/prepare`
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PrepareRequest {
-    /// The holder: ssn, name, sex, ethnicity, birth_date, birth_place, region.
-    #[schema(value_type = Object)]
+    /// The holder.
+    #[schema(value_type = HolderSchema)]
     pub holder: Holder,
 }
 
 /// Registers a holder's card (or returns the one prepared before).
 #[utoipa::path(post, path = "/v1/cards/prepare", request_body = PrepareRequest, security(("bearer" = [])),
-    responses((status = 200, body = CardBody), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CardRecordBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn prepare(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
     Body(req): Body<PrepareRequest>,
-) -> Result<Json<CardBody>, ApiError> {
+) -> Result<Json<CardRecordBody>, ApiError> {
     Ok(Json(
         platform.prepare_card(&session, &req.holder).await?.into(),
     ))
@@ -117,7 +146,7 @@ pub async fn prepare(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct JobRequest {
     /// The holder the card was prepared for.
-    #[schema(value_type = Object)]
+    #[schema(value_type = HolderSchema)]
     pub holder: Holder,
     /// The chip's SM2 transport public key (SEC1, hex), from GET DATA DF01.
     pub chip_key: String,
@@ -136,7 +165,15 @@ pub async fn job(
     Path(card_id): Path<String>,
     Body(req): Body<JobRequest>,
 ) -> Result<Json<Job>, ApiError> {
-    let chip = hex_field("chip_key", &req.chip_key)?;
+    let chip = checked(
+        &platform,
+        &session,
+        &ops::CARD_ISSUE,
+        "card.personalize",
+        &card_id,
+        hex_field("chip_key", &req.chip_key),
+    )
+    .await?;
     let pin = req.pin.unwrap_or_else(|| Zeroizing::new("123456".into()));
     Ok(Json(
         platform
@@ -148,12 +185,12 @@ pub async fn job(
 /// Confirms a card personalized.
 #[utoipa::path(post, path = "/v1/cards/{card_id}/issued", security(("bearer" = [])),
     params(("card_id" = String, Path, description = "卡识别码, hex")),
-    responses((status = 200, body = CardBody), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CardRecordBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn issued(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
     Path(card_id): Path<String>,
-) -> Result<Json<CardBody>, ApiError> {
+) -> Result<Json<CardRecordBody>, ApiError> {
     Ok(Json(platform.card_issued(&session, &card_id).await?.into()))
 }
 
@@ -178,8 +215,17 @@ pub async fn psam_job(
     Caller(session): Caller,
     Body(req): Body<PsamRequest>,
 ) -> Result<(StatusCode, Json<PsamJob>), ApiError> {
-    let alg = algorithm(req.algorithm.as_deref())?;
-    let chip = hex_field("chip_key", &req.chip_key)?;
+    let input = algorithm(req.algorithm.as_deref())
+        .and_then(|alg| Ok((alg, hex_field("chip_key", &req.chip_key)?)));
+    let (alg, chip) = checked(
+        &platform,
+        &session,
+        &ops::CARD_ISSUE,
+        "psam.issue",
+        &req.terminal_no,
+        input,
+    )
+    .await?;
     let job = platform
         .psam_job(&session, &req.region, &req.terminal_no, alg, &chip)
         .await?;

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_core::platform::{EventRule, Platform};
 
 use crate::error::ApiError;
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Query};
 use crate::routes::terminals::AlertBody;
 
 /// An event as listed.
@@ -33,17 +33,17 @@ pub struct EventBody {
 
 /// `?limit=N`
 #[derive(Deserialize, utoipa::IntoParams)]
-pub struct ListQuery {
+pub struct EventListQuery {
     /// How many (default 100).
     pub limit: Option<i64>,
 }
 
 /// The newest events.
-#[utoipa::path(get, path = "/v1/events", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Vec<EventBody>)))]
+#[utoipa::path(get, path = "/v1/events", params(EventListQuery), security(("bearer" = [])), responses((status = 200, body = Vec<EventBody>)))]
 pub async fn list(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<EventListQuery>,
 ) -> Result<Json<Vec<EventBody>>, ApiError> {
     let events = platform
         .list_events(&session, q.limit.unwrap_or(100))

@@ -8,12 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-use sscard_core::platform::{ExportTarget, KeyView, NewKey, PendingApproval, Platform};
+use sscard_core::platform::{ops, ExportTarget, KeyView, NewKey, PendingApproval, Platform};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
+use crate::routes::checked;
 
 /// `POST /v1/keys`
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -65,7 +66,16 @@ pub async fn create(
     Caller(session): Caller,
     Body(req): Body<CreateRequest>,
 ) -> Result<Response, ApiError> {
-    let new = new_key(req)?;
+    let name = req.name.clone();
+    let new = checked(
+        &platform,
+        &session,
+        &ops::KEY_MANAGE,
+        "key.create",
+        &name,
+        new_key(req),
+    )
+    .await?;
     if new.exportable {
         let pending = platform.request_create_exportable(&session, &new).await?;
         return Ok(accepted(pending).into_response());
@@ -91,7 +101,15 @@ pub async fn usage(
     Path(name): Path<String>,
     Body(req): Body<UsageRequest>,
 ) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
-    let usage = parse("usage", &req.usage, KeyUsage::parse)?;
+    let usage = checked(
+        &platform,
+        &session,
+        &ops::KEY_MANAGE,
+        "key.set-usage",
+        &name,
+        parse("usage", &req.usage, KeyUsage::parse),
+    )
+    .await?;
     Ok(accepted(
         platform
             .request_usage_change(&session, &name, usage)
@@ -101,7 +119,7 @@ pub async fn usage(
 
 /// A public key, PEM.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct PublicKeyBody {
+pub struct KeyPublicBody {
     /// SPKI PEM.
     pub pem: String,
 }
@@ -109,13 +127,13 @@ pub struct PublicKeyBody {
 /// The public key of the newest version of an SM2 key.
 #[utoipa::path(get, path = "/v1/keys/{name}/public", security(("bearer" = [])),
     params(("name" = String, Path, description = "key name")),
-    responses((status = 200, body = PublicKeyBody), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = KeyPublicBody), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn public(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
     Path(name): Path<String>,
-) -> Result<Json<PublicKeyBody>, ApiError> {
-    Ok(Json(PublicKeyBody {
+) -> Result<Json<KeyPublicBody>, ApiError> {
+    Ok(Json(KeyPublicBody {
         pem: platform.public_key(&session, &name).await?,
     }))
 }
@@ -186,21 +204,32 @@ pub async fn import(
     Caller(session): Caller,
     Body(req): Body<ImportRequest>,
 ) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
-    let mut parts = Vec::new();
-    for (i, c) in req.components.iter().enumerate() {
-        let bad = |what: &str| {
-            ApiError(Error::Invalid(format!(
-                "component {}: {what} is not hex",
-                i + 1
-            )))
-        };
-        let key = Zeroizing::new(hex::decode(c.key.as_str()).map_err(|_| bad("key"))?);
-        let kcv = hex::decode(&c.kcv).map_err(|_| bad("check value"))?;
-        parts.push((key, kcv));
-    }
-    let pending = platform
-        .import_key(&session, &new_key(req.key)?, &parts)
-        .await?;
+    let name = req.key.name.clone();
+    let input = (|| {
+        let mut parts = Vec::new();
+        for (i, c) in req.components.iter().enumerate() {
+            let bad = |what: &str| {
+                ApiError(Error::Invalid(format!(
+                    "component {}: {what} is not hex",
+                    i + 1
+                )))
+            };
+            let key = Zeroizing::new(hex::decode(c.key.as_str()).map_err(|_| bad("key"))?);
+            let kcv = hex::decode(&c.kcv).map_err(|_| bad("check value"))?;
+            parts.push((key, kcv));
+        }
+        Ok((new_key(req.key)?, parts))
+    })();
+    let (new, parts) = checked(
+        &platform,
+        &session,
+        &ops::KEY_MANAGE,
+        "key.import",
+        &name,
+        input,
+    )
+    .await?;
+    let pending = platform.import_key(&session, &new, &parts).await?;
     Ok(accepted(pending))
 }
 
@@ -273,27 +302,35 @@ pub async fn min_version(
 
 /// `POST /v1/keys/{name}/state`
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct StateRequest {
+pub struct KeyStateRequest {
     /// `activate`, `suspend`, `deactivate` or `compromise`.
     pub transition: String,
 }
 
 /// Moves a key through its lifecycle.
-#[utoipa::path(post, path = "/v1/keys/{name}/state", request_body = StateRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/keys/{name}/state", request_body = KeyStateRequest, security(("bearer" = [])),
     params(("name" = String, Path, description = "key name")),
     responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn state(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
     Path(name): Path<String>,
-    Body(req): Body<StateRequest>,
+    Body(req): Body<KeyStateRequest>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let transition = Transition::parse(&req.transition).ok_or_else(|| {
-        ApiError(Error::Invalid(format!(
-            "unknown transition {:?}",
-            req.transition
-        )))
-    })?;
+    let transition = checked(
+        &platform,
+        &session,
+        &ops::KEY_MANAGE,
+        "key.state",
+        &name,
+        Transition::parse(&req.transition).ok_or_else(|| {
+            ApiError(Error::Invalid(format!(
+                "unknown transition {:?}",
+                req.transition
+            )))
+        }),
+    )
+    .await?;
     Ok(Json(
         platform.transition_key(&session, &name, transition).await?,
     ))

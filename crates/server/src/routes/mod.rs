@@ -16,9 +16,28 @@ pub mod terminal;
 pub mod terminals;
 pub mod transit;
 
+use sscard_core::platform::{Operation, Platform, Session};
 use sscard_core::Error;
 
 use crate::error::ApiError;
+
+/// The input a handler read from its request, or the refusal of it audited
+/// as the operation's (after the role check the operation would make).
+pub(crate) async fn checked<T>(
+    platform: &Platform,
+    session: &Session,
+    op: &Operation,
+    action: &str,
+    target: &str,
+    input: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match input {
+        Ok(v) => Ok(v),
+        Err(ApiError(e)) => Err(ApiError(
+            platform.refuse_input(session, op, action, target, e).await,
+        )),
+    }
+}
 
 /// Decodes a hex field of a request, naming it when it is not hex.
 pub(crate) fn hex_field(what: &str, value: &str) -> Result<Vec<u8>, ApiError> {

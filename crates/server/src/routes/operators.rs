@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sscard_core::platform::Platform;
+use sscard_core::platform::{ops, Platform};
 use sscard_core::{Error, Role};
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
+use crate::routes::checked;
 
 /// An account as listed.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -51,7 +52,7 @@ pub async fn list(
 
 /// `POST /v1/operators`
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct AddRequest {
+pub struct OperatorAddRequest {
     /// User name of the new account.
     pub user: String,
 }
@@ -67,12 +68,12 @@ pub struct AddBody {
 }
 
 /// Creates an account without a role (system administrator).
-#[utoipa::path(post, path = "/v1/operators", request_body = AddRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/operators", request_body = OperatorAddRequest, security(("bearer" = [])),
     responses((status = 201, body = AddBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn add(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
-    Body(req): Body<AddRequest>,
+    Body(req): Body<OperatorAddRequest>,
 ) -> Result<(StatusCode, Json<AddBody>), ApiError> {
     let password = platform.add_operator(&session, &req.user).await?;
     Ok((
@@ -114,12 +115,20 @@ pub async fn grant(
     Path(name): Path<String>,
     Body(req): Body<GrantRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let role = Role::parse(&req.role).ok_or_else(|| {
-        Error::Invalid(format!(
-            "unknown role {:?}: system, security or audit",
-            req.role
-        ))
-    })?;
+    let role = checked(
+        &platform,
+        &session,
+        &ops::OPERATOR_GRANT,
+        ops::OPERATOR_GRANT.name,
+        &name,
+        Role::parse(&req.role).ok_or_else(|| {
+            ApiError(Error::Invalid(format!(
+                "unknown role {:?}: system, security or audit",
+                req.role
+            )))
+        }),
+    )
+    .await?;
     platform.grant_role(&session, &name, role).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use sscard_core::platform::Platform;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Peer};
 
 /// `GET /v1/sys/health`
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,9 +36,13 @@ pub async fn health(State(platform): State<Arc<Platform>>) -> Result<Json<Health
 /// `POST /v1/sys/unseal`
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UnsealRequest {
-    /// The contents of one share file.
-    #[schema(value_type = String)]
-    pub share: Zeroizing<String>,
+    /// The contents of one share file (absent with `reset`).
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub share: Option<Zeroizing<String>>,
+    /// Forget the shares given so far instead (after a wrong one).
+    #[serde(default)]
+    pub reset: bool,
 }
 
 /// Progress of unsealing.
@@ -52,14 +56,27 @@ pub struct UnsealBody {
     pub threshold: u8,
 }
 
-/// Gives one share. No authentication: the share is the credential.
+/// Gives one share, or with `reset` forgets those given so far. No
+/// authentication: the share is the credential. A malformed or wrong share
+/// is refused at once (403 `bad_share`) and does not count; a share whose
+/// index was given already is refused (409 `duplicate_share`).
 #[utoipa::path(post, path = "/v1/sys/unseal", request_body = UnsealRequest,
-    responses((status = 200, body = UnsealBody), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = UnsealBody), (status = 400, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn unseal(
     State(platform): State<Arc<Platform>>,
+    Peer(source): Peer,
     Body(req): Body<UnsealRequest>,
 ) -> Result<Json<UnsealBody>, ApiError> {
-    let p = platform.unseal(req.share.as_bytes()).await?;
+    let p = match (&req.share, req.reset) {
+        (None, true) => platform.unseal_reset(&source).await?,
+        (Some(share), false) => platform.unseal_from(share.as_bytes(), &source).await?,
+        _ => {
+            return Err(ApiError(sscard_core::Error::Invalid(
+                "give either a share or reset".into(),
+            )))
+        }
+    };
     Ok(Json(UnsealBody {
         sealed: p.sealed,
         progress: p.progress,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use sscard_core::platform::{Platform, SigninOutcome};
 
 use crate::error::ApiError;
-use crate::extract::{Body, TerminalCaller};
-use crate::routes::hex_field;
+use crate::extract::{Body, Peer, Query, TerminalCaller};
 use crate::routes::terminals::AlertBody;
 
 /// A sign-in challenge.
@@ -32,10 +31,11 @@ pub struct ChallengeBody {
         (status = 429, description = "the terminal holds three unspent challenges", body = crate::error::ErrorBody)))]
 pub async fn challenge(
     State(platform): State<Arc<Platform>>,
+    Peer(source): Peer,
     Path(no): Path<String>,
 ) -> Result<Json<ChallengeBody>, ApiError> {
     Ok(Json(ChallengeBody {
-        nonce: platform.signin_challenge(&no).await?,
+        nonce: platform.signin_challenge_from(&no, &source).await?,
     }))
 }
 
@@ -58,13 +58,17 @@ pub struct SigninRequest {
     responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn signin(
     State(platform): State<Arc<Platform>>,
+    Peer(source): Peer,
     Path(no): Path<String>,
     Body(req): Body<SigninRequest>,
 ) -> Result<Json<SigninOutcome>, ApiError> {
-    let signature = hex_field("signature", &req.signature)?;
+    // A signature that is not hex is no signature: the platform refuses the
+    // sign-in as it refuses a wrong one (audited, an event, the challenge
+    // spent), so that no malformed answer escapes the record.
+    let signature = hex::decode(&req.signature).unwrap_or_default();
     Ok(Json(
         platform
-            .signin(&no, &req.nonce, &signature, &req.software_hash)
+            .signin_from(&no, &req.nonce, &signature, &req.software_hash, &source)
             .await?,
     ))
 }
@@ -133,7 +137,8 @@ pub async fn report(
     TerminalCaller(caller): TerminalCaller,
     Body(req): Body<EventRequest>,
 ) -> Result<Json<Vec<AlertBody>>, ApiError> {
-    let mac = hex_field("mac", &req.mac)?;
+    // A MAC that is not hex is refused as a wrong MAC is (audited).
+    let mac = hex::decode(&req.mac).unwrap_or_default();
     let raised = platform
         .report_event(&caller, &req.kind, &req.card_id, &req.detail, &mac)
         .await?;

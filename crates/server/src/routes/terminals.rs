@@ -9,12 +9,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sscard_core::platform::{Enrollment, NewTerminal, Platform};
+use sscard_core::platform::{ops, Enrollment, NewTerminal, Platform};
 use sscard_core::terminal_records::{AlertRecord, TerminalRecord};
 use sscard_core::Error;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
+use crate::routes::checked;
 
 /// A terminal as listed.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -119,19 +120,19 @@ pub async fn list(
 
 /// `POST /v1/terminals/{no}/state`
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct StateRequest {
+pub struct TerminalStateRequest {
     /// `suspended`, `active` or `revoked`.
     pub state: String,
 }
 
 /// Suspends, reactivates or revokes a terminal.
-#[utoipa::path(post, path = "/v1/terminals/{no}/state", request_body = StateRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/terminals/{no}/state", request_body = TerminalStateRequest, security(("bearer" = [])),
     params(("no" = String, Path, description = "terminal number")), responses((status = 200, body = TerminalBody)))]
 pub async fn state(
     State(platform): State<Arc<Platform>>,
     Caller(session): Caller,
     Path(no): Path<String>,
-    Body(req): Body<StateRequest>,
+    Body(req): Body<TerminalStateRequest>,
 ) -> Result<Json<TerminalBody>, ApiError> {
     Ok(Json(
         platform
@@ -157,8 +158,16 @@ pub async fn enroll(
     Path(no): Path<String>,
     Body(req): Body<EnrollRequest>,
 ) -> Result<Json<Enrollment>, ApiError> {
-    let der = sscard_gm::x509::from_pem(req.csr.as_bytes())
-        .map_err(|e| ApiError(Error::Invalid(format!("csr: {e}"))))?;
+    let der = checked(
+        &platform,
+        &session,
+        &ops::TERMINAL_MANAGE,
+        "terminal.enroll",
+        &no,
+        sscard_gm::x509::from_pem(req.csr.as_bytes())
+            .map_err(|e| ApiError(Error::Invalid(format!("csr: {e}")))),
+    )
+    .await?;
     Ok(Json(platform.enroll_terminal(&session, &no, &der).await?))
 }
 

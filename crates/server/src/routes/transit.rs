@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sscard_core::platform::{DataKey, Platform};
+use sscard_core::platform::{ops, DataKey, Platform};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Caller};
-use crate::routes::hex_field;
+use crate::routes::{checked, hex_field};
 
 /// `POST /v1/keys/{name}/encrypt`
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -48,10 +48,17 @@ pub async fn encrypt(
     Path(name): Path<String>,
     Body(req): Body<EncryptRequest>,
 ) -> Result<Json<DataBody>, ApiError> {
-    let plain = Zeroizing::new(
+    let plain = checked(
+        &platform,
+        &session,
+        &ops::KEY_USE,
+        "key.encrypt",
+        &name,
         hex::decode(req.plaintext.as_str())
-            .map_err(|_| ApiError(Error::Invalid("plaintext must be hex".into())))?,
-    );
+            .map(Zeroizing::new)
+            .map_err(|_| ApiError(Error::Invalid("plaintext must be hex".into()))),
+    )
+    .await?;
     let data = platform.encrypt(&session, &name, &plain).await?;
     Ok(Json(DataBody {
         data: Zeroizing::new(data),
@@ -100,9 +107,16 @@ pub async fn rewrap(
     Path(name): Path<String>,
     Body(req): Body<TransitRequest>,
 ) -> Result<Json<DataBody>, ApiError> {
-    let data = platform
-        .rewrap(&session, &name, field(&req.ciphertext, "ciphertext")?)
-        .await?;
+    let ciphertext = checked(
+        &platform,
+        &session,
+        &ops::KEY_USE,
+        "key.decrypt",
+        &name,
+        field(&req.ciphertext, "ciphertext"),
+    )
+    .await?;
+    let data = platform.rewrap(&session, &name, ciphertext).await?;
     Ok(Json(DataBody {
         data: Zeroizing::new(data),
     }))
@@ -128,7 +142,15 @@ pub async fn hmac(
     Path(name): Path<String>,
     Body(req): Body<TransitRequest>,
 ) -> Result<Json<DataBody>, ApiError> {
-    let data = hex_field("data", field(&req.data, "data")?)?;
+    let data = checked(
+        &platform,
+        &session,
+        &ops::KEY_USE,
+        "key.hmac",
+        &name,
+        field(&req.data, "data").and_then(|d| hex_field("data", d)),
+    )
+    .await?;
     Ok(Json(DataBody {
         data: Zeroizing::new(platform.hmac(&session, &name, &data).await?),
     }))
@@ -143,7 +165,15 @@ pub async fn sign(
     Path(name): Path<String>,
     Body(req): Body<TransitRequest>,
 ) -> Result<Json<DataBody>, ApiError> {
-    let data = hex_field("data", field(&req.data, "data")?)?;
+    let data = checked(
+        &platform,
+        &session,
+        &ops::KEY_USE,
+        "key.sign",
+        &name,
+        field(&req.data, "data").and_then(|d| hex_field("data", d)),
+    )
+    .await?;
     Ok(Json(DataBody {
         data: Zeroizing::new(platform.sign(&session, &name, &data).await?),
     }))
@@ -159,8 +189,21 @@ pub async fn verify(
     Path(name): Path<String>,
     Body(req): Body<TransitRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let data = hex_field("data", field(&req.data, "data")?)?;
-    let signature = hex_field("signature", field(&req.signature, "signature")?)?;
+    let input = field(&req.data, "data")
+        .and_then(|d| hex_field("data", d))
+        .and_then(|d| {
+            let s = field(&req.signature, "signature").and_then(|s| hex_field("signature", s))?;
+            Ok((d, s))
+        });
+    let (data, signature) = checked(
+        &platform,
+        &session,
+        &ops::KEY_USE,
+        "key.verify",
+        &name,
+        input,
+    )
+    .await?;
     platform.verify(&session, &name, &data, &signature).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,289 @@
+//! Refusals over HTTP against a real `sscard serve`: what unauthenticated
+//! callers cost the audit log, how long a login takes whether its name
+//! exists or not, and how bodies and query strings that cannot be read are
+//! answered.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::scratch;
+use common::server::{call, call_raw, Server};
+use serde_json::{json, Value};
+
+/// Every record of the audit log.
+fn audit_records(server: &Server) -> Vec<Value> {
+    let audit = server.login("audit");
+    let (status, page) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit?limit=1000",
+        Some(&audit),
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    page["records"].as_array().unwrap().clone()
+}
+
+/// 300 refusals of five kinds from one address grow the log by one record
+/// a kind, not 300; the repeats are written with their count when the
+/// server stops (or the minute ends).
+#[test]
+fn a_flood_of_unauthenticated_refusals_grows_the_log_by_a_bounded_amount() {
+    let d = scratch("flood");
+    let mut server = Server::dev(&d, &[]);
+    let before = audit_records(&server).len();
+    const EACH: usize = 60;
+    for i in 0..EACH {
+        let (status, _) = call(
+            &server.addr,
+            "GET",
+            "/v1/operators",
+            Some(&format!("sst_random{i:04}")),
+            None,
+        );
+        assert_eq!(status, 401);
+        let (status, _) = call(&server.addr, "GET", "/v1/operators", None, None);
+        assert_eq!(status, 401);
+        let (status, _) = call(
+            &server.addr,
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"user": format!("nobody{i}"), "password": "x"})),
+        );
+        assert_eq!(status, 401);
+        let (status, _) = call_raw(
+            &server.addr,
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some("{".into()),
+        );
+        assert_eq!(status, 400);
+        let (status, _) = call(
+            &server.addr,
+            "POST",
+            &format!("/v1/terminals/{:012}/challenge", 990_000 + i),
+            None,
+            None,
+        );
+        assert_eq!(status, 403);
+    }
+    let records = audit_records(&server);
+    // The auditor's own logins add one record each time.
+    let grown = records.len() - before;
+    assert!(grown <= 5 + 2, "{grown} records for {} refusals", 5 * EACH);
+    let events_token = server.login("security");
+    let (_, events) = call(
+        &server.addr,
+        "GET",
+        "/v1/events?limit=1000",
+        Some(&events_token),
+        None,
+    );
+    let events = events.as_array().unwrap().len();
+    assert!(events <= 1, "{events} events for {EACH} refused challenges");
+
+    // Stopped by a signal, the server writes the counts it holds.
+    server.stop();
+    let server = Server::dev(&d, &[]);
+    let records = audit_records(&server);
+    for (action, reason) in [
+        ("auth.token", "unknown token"),
+        ("request.rejected", "no bearer token"),
+        ("auth.login", "no such account"),
+        ("request.rejected", "malformed JSON"),
+        ("terminal.signin", "unregistered terminal"),
+    ] {
+        let of_kind: Vec<_> = records
+            .iter()
+            .filter(|r| r["action"] == action && r["details"]["reason"] == reason)
+            .collect();
+        let repeated: u64 = of_kind
+            .iter()
+            .filter_map(|r| r["details"]["repeated"].as_str())
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(
+            of_kind.len(),
+            2,
+            "{action} {reason}: the first, then the count"
+        );
+        assert_eq!(repeated, EACH as u64 - 1, "{action} {reason}");
+        assert!(of_kind
+            .iter()
+            .all(|r| r["details"]["source"] == "127.0.0.1"));
+    }
+}
+
+/// A login for a name that is no account takes as long as one for an
+/// account with a wrong password (one password derivation each): the
+/// answer's time does not tell which names exist.
+#[test]
+fn a_login_takes_as_long_for_an_unknown_name_as_for_an_account() {
+    let d = scratch("timing");
+    let server = Server::dev(&d, &[]);
+    let time = |user: &str| {
+        let started = Instant::now();
+        let (status, _) = call(
+            &server.addr,
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"user": user, "password": "not the password"})),
+        );
+        assert_eq!(status, 401);
+        started.elapsed()
+    };
+    // Warm up (the first unknown name makes the stand-in hash once).
+    time("nobody-warm");
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    // Four wrong passwords stay under the lock of five.
+    for i in 0..4 {
+        known.push(time("auditor"));
+        unknown.push(time(&format!("nobody{i}")));
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    let ratio = u.as_secs_f64() / k.as_secs_f64();
+    assert!(
+        (0.6..=1.6).contains(&ratio),
+        "unknown name {u:?}, account {k:?}: the time tells them apart"
+    );
+    assert!(
+        u > Duration::from_millis(20),
+        "{u:?}: no derivation was spent"
+    );
+}
+
+/// Sends a POST of a JSON body of `length` bytes (from a second thread, as
+/// the server reads it) and reads the answer, which a server that stops
+/// reading at its limit gives before the body is all sent.
+fn raw_post_of_length(addr: &str, path: &str, token: &str, length: usize) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let host = addr.strip_prefix("http://").unwrap().to_string();
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let mut body = vec![b' '; length];
+        body[0] = b'{';
+        body[length - 1] = b'}';
+        for chunk in body.chunks(64 * 1024) {
+            if writer.write_all(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&answer);
+                if let Some((_, body)) = text.split_once("\r\n\r\n") {
+                    if body.trim_end().ends_with('}') {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(stream);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let start = body.find('{').unwrap_or(0);
+    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+    (
+        status,
+        serde_json::from_str(&body[start..end]).unwrap_or(Value::Null),
+    )
+}
+
+/// A body over the limit is 413 `too_large`; a query string that does not
+/// parse is 400 `malformed_query` in the JSON error body; both are audited.
+#[test]
+fn oversized_bodies_and_bad_query_strings_get_json_errors() {
+    let d = scratch("limits");
+    let server = Server::dev(&d, &[]);
+    let security = server.login("security");
+    let (status, body) = raw_post_of_length(
+        &server.addr,
+        "/v1/keys/none/encrypt",
+        &security,
+        2 * 1024 * 1024 + 4096,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
+    let audit = server.login("audit");
+    let (status, body) = call(
+        &server.addr,
+        "GET",
+        "/v1/audit?limit=many",
+        Some(&audit),
+        None,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("malformed_query")),
+        "{body}"
+    );
+    assert!(!body["message"].as_str().unwrap().is_empty());
+    let records = audit_records(&server);
+    for reason in ["body too large", "malformed query"] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["action"] == "request.rejected" && r["details"]["reason"] == reason),
+            "{reason}"
+        );
+    }
+    // A sealed server says so (423) to a request without a token.
+    let (status, _) = call(
+        &server.addr,
+        "POST",
+        "/v1/sys/seal",
+        Some(&security),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = call(&server.addr, "GET", "/v1/operators", None, None);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (423, Some("sealed")),
+        "{body}"
+    );
+}
