@@ -29,6 +29,18 @@ pub trait Chip {
     fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
 }
 
+impl<C: Chip + ?Sized> Chip for Box<C> {
+    fn atr(&self) -> Vec<u8> {
+        (**self).atr()
+    }
+    fn reset(&mut self) {
+        (**self).reset();
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        (**self).transmit(apdu)
+    }
+}
+
 impl Chip for VirtualCard {
     fn atr(&self) -> Vec<u8> {
         VirtualCard::atr(self)

@@ -10,11 +10,14 @@
     clippy::indexing_slicing
 )]
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sscard_card::profile::CardAlgorithm;
+use sscard_card::t0::T0;
 use sscard_card::testing::{self, Masters};
 use sscard_card::{VirtualCard, VirtualPsam};
 use sscard_terminal::{CardCheck, CardSession, Error, Local, NoCheck, PcscReader, Psam, Transport};
@@ -118,6 +121,73 @@ fn pin_blocks_after_three_wrong_tries_and_the_unblock_flow_frees_it() {
     s.reset_pin("555555", false).unwrap();
     s.verify_pin("555555").unwrap();
     assert!(matches!(s.verify_pin("12"), Err(Error::Invalid(_))));
+}
+
+/// A transport that notes every APDU it carries.
+struct Noted<T> {
+    inner: T,
+    sent: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl<T: Transport> Transport for Noted<T> {
+    fn atr(&mut self) -> Result<Vec<u8>, Error> {
+        self.inner.atr()
+    }
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Error> {
+        self.sent.borrow_mut().push(apdu.to_vec());
+        self.inner.transmit_raw(apdu)
+    }
+}
+
+#[test]
+fn t0_cards_and_psams_read_and_write_as_the_others_do() {
+    let m = masters(0x30);
+    let (card, psam) = (card(&m, "330300"), psam(&m));
+    let copy = || VirtualCard::from_image(card.image().clone(), None);
+    let psam_copy = || VirtualPsam::from_image(psam.image().clone(), None);
+    let plain = open(copy(), psam_copy(), &NoCheck)
+        .unwrap()
+        .read_basic_info("20261127")
+        .unwrap();
+    for chunk in [1, 7, 16, 256] {
+        let (card_sent, psam_sent) = (Rc::default(), Rc::default());
+        let card_transport = Noted {
+            inner: Local(T0::new(copy(), chunk)),
+            sent: Rc::clone(&card_sent),
+        };
+        let psam_transport = Noted {
+            inner: Local(T0::new(psam_copy(), chunk)),
+            sent: Rc::clone(&psam_sent),
+        };
+        let mut session = CardSession::open(
+            card_transport,
+            Psam::new(psam_transport, Some(CardAlgorithm::Sm4)),
+            &NoCheck,
+        )
+        .unwrap();
+        assert_eq!(
+            session.read_basic_info("20261127").unwrap(),
+            plain,
+            "chunk {chunk}"
+        );
+        session.write_record(5, 7, b"B00000002").unwrap();
+        assert_eq!(
+            session.read_basic_info("20261127").unwrap().card_no,
+            "B00000002"
+        );
+        assert_eq!(session.verify_pin("111111"), Err(Error::PinWrong(2)));
+        session.verify_pin("123456").unwrap();
+        // The card was read through GET RESPONSE (SELECT, INTERNAL
+        // AUTHENTICATE) and through 6C (READ RECORD with Le 256); the PSAM's
+        // answers came through GET RESPONSE with the basic class.
+        let card_sent = card_sent.borrow();
+        let get_responses = card_sent.iter().filter(|a| a[..2] == [0x00, 0xC0]).count();
+        assert!(get_responses >= 2, "chunk {chunk}: {get_responses}");
+        assert!(card_sent
+            .windows(2)
+            .any(|w| w[0][1] == 0xB2 && w[0][4] == 0x00 && w[1][..4] == w[0][..4] && w[1][4] != 0));
+        assert!(psam_sent.borrow().iter().any(|a| a[..2] == [0x00, 0xC0]));
+    }
 }
 
 /// Serves a chip to vpcd on `port` in a thread until the flag is set.

@@ -1,6 +1,7 @@
 //! The peak memory of opening a card whose SELECT answer is hostile BER-TLV:
 //! deep nesting, many siblings, lengths claiming more than is there, 4-byte
-//! lengths. A counting allocator measures the heap of this test binary, so
+//! lengths; each as it is, and held back by a T=0 card for GET RESPONSE to
+//! fetch. A counting allocator measures the heap of this test binary, so
 //! the measurements run one after another in a single test.
 
 #![allow(
@@ -14,6 +15,7 @@ use peak_alloc::PeakAlloc;
 use sscard_apdu::tlv::Tlv;
 use sscard_apdu::{Command, Response};
 use sscard_card::profile::{ins, CardAlgorithm};
+use sscard_card::t0::T0;
 use sscard_card::testing::{self, Masters};
 use sscard_card::vpcd::Chip;
 use sscard_card::VirtualCard;
@@ -138,23 +140,35 @@ fn hostile_select_answers_stay_within_a_few_megabytes() {
     let mut worst = 0usize;
     for (name, fci) in worst_inputs() {
         assert!(fci.len() <= MAX, "{name}: {} bytes", fci.len());
-        let chip = HostileSelect {
-            card: VirtualCard::from_image(card.image().clone(), None),
-            fci,
-        };
-        let module = Psam::new(
-            Local(sscard_card::VirtualPsam::from_image(
-                psam.image().clone(),
+        // As it is; through GET RESPONSE in chunks of 256 bytes; and of 1
+        // byte, more rounds than the terminal follows.
+        for t0 in [None, Some(256), Some(1)] {
+            let hostile = HostileSelect {
+                card: VirtualCard::from_image(card.image().clone(), None),
+                fci: fci.clone(),
+            };
+            let chip: Box<dyn Chip> = match t0 {
+                None => Box::new(hostile),
+                Some(chunk) => Box::new(T0::new(hostile, chunk)),
+            };
+            let module = Psam::new(
+                Local(sscard_card::VirtualPsam::from_image(
+                    psam.image().clone(),
+                    None,
+                )),
                 None,
-            )),
-            None,
-        );
-        let before = HEAP.current_usage();
-        HEAP.reset_peak_usage();
-        let outcome = CardSession::open(Local(chip), module, &NoCheck).map(|_| ());
-        let peak = HEAP.peak_usage().saturating_sub(before);
-        eprintln!("{name}: peak {} KiB, {outcome:?}", peak / 1024);
-        worst = worst.max(peak);
+            );
+            let before = HEAP.current_usage();
+            HEAP.reset_peak_usage();
+            let outcome = CardSession::open(Local(chip), module, &NoCheck).map(|_| ());
+            let peak = HEAP.peak_usage().saturating_sub(before);
+            eprintln!(
+                "{name} (T=0: {t0:?}): peak {} KiB, {outcome:?}",
+                peak / 1024
+            );
+            assert!(outcome.is_err(), "{name}: a hostile card opened");
+            worst = worst.max(peak);
+        }
     }
     eprintln!("worst: {} KiB", worst / 1024);
     assert!(
