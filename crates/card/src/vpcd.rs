@@ -19,7 +19,10 @@
 //! did not look like a command: a 1-byte APDU equal to a control code, or
 //! an empty one, which the driver sends as nothing at all. The bridge then
 //! closes the connection, the driver fails that command and frees the
-//! reader, and the chip connects again, as if reinserted.
+//! reader, and the chip connects again after [`Timing::away`], as a card
+//! pulled out and inserted again: long enough for pcscd to see it gone,
+//! as pcscd keeps a stale state for a card that leaves and comes back
+//! between two of its polls.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -121,10 +124,12 @@ pub fn answer(chip: &mut dyn Chip, message: &[u8]) -> Option<Vec<u8>> {
 pub struct Timing {
     /// For the rest of a message once its first byte has come.
     pub frame: Duration,
-    /// For any message: vpcd polls every 400 ms, so a longer silence means
-    /// the driver waits for an answer the bridge cannot give (module
-    /// documentation).
+    /// For any message once the driver has talked on the connection: vpcd
+    /// polls every 400 ms, so a longer silence means the driver waits for
+    /// an answer the bridge cannot give (module documentation).
     pub silence: Duration,
+    /// Out of the reader after a connection ends, before connecting again.
+    pub away: Duration,
 }
 
 impl Default for Timing {
@@ -132,6 +137,7 @@ impl Default for Timing {
         Self {
             frame: Duration::from_secs(2),
             silence: Duration::from_secs(3),
+            away: Duration::from_secs(1),
         }
     }
 }
@@ -178,9 +184,14 @@ pub fn serve_with(
         stream.set_read_timeout(Some(TICK))?;
         stream.set_nodelay(true)?;
         chip.reset();
-        // A connection ends on EOF, error, a broken frame or silence; then
-        // connect again.
+        // A connection ends on EOF, error, a broken frame or silence; then,
+        // out of the reader for a while, connect again.
         let _ = session(chip, &mut stream, stop, timing, &mut on_connect);
+        drop(stream);
+        let back = Instant::now() + timing.away;
+        while Instant::now() < back && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(TICK.min(timing.away));
+        }
     }
     Ok(())
 }
@@ -192,10 +203,12 @@ fn session(
     timing: Timing,
     on_connect: &mut dyn FnMut(),
 ) -> std::io::Result<()> {
-    let mut talked = false;
-    while let Some(message) = read_message(stream, stop, timing)? {
-        if !talked {
-            talked = true;
+    // Until the driver accepts the connection (while another chip is in
+    // the reader, say) nothing comes, and that is no silence.
+    let mut silence = None;
+    while let Some(message) = read_message(stream, stop, silence, timing.frame)? {
+        if silence.is_none() {
+            silence = Some(timing.silence);
             on_connect();
         }
         if let Some(reply) = answer(chip, &message) {
@@ -205,57 +218,44 @@ fn session(
     Ok(())
 }
 
-/// Reads one message: its first byte within `timing.silence`, all of it
-/// within `timing.frame` after its first byte. `None` when stopped, closed
-/// by the peer, silent too long or cut short.
+/// Reads one message: its first byte within `silence` (if any), all of it
+/// within `frame` after its first byte. `None` when stopped, closed by the
+/// peer, silent too long or cut short.
 fn read_message(
     stream: &mut TcpStream,
     stop: &AtomicBool,
-    timing: Timing,
+    silence: Option<Duration>,
+    frame: Duration,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let mut started = None;
-    let idle_until = Instant::now() + timing.silence;
+    let idle_until = silence.map(|s| Instant::now() + s);
     let mut len = [0u8; 2];
-    if !fill(
-        stream,
-        &mut len,
-        stop,
-        &mut started,
-        idle_until,
-        timing.frame,
-    )? {
+    if !fill(stream, &mut len, stop, &mut started, idle_until, frame)? {
         return Ok(None);
     }
     // At most 65535 bytes, whatever the length says.
     let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    if !fill(
-        stream,
-        &mut message,
-        stop,
-        &mut started,
-        idle_until,
-        timing.frame,
-    )? {
+    if !fill(stream, &mut message, stop, &mut started, idle_until, frame)? {
         return Ok(None);
     }
     Ok(Some(message))
 }
 
 /// Fills `buf` from the stream. Until the message's first byte has come
-/// (`started` is `None`) it waits until `idle_until`, then until `frame`
-/// after that byte; `false` when stopped, closed or late.
+/// (`started` is `None`) it waits until `idle_until` (if any), then until
+/// `frame` after that byte; `false` when stopped, closed or late.
 fn fill(
     stream: &mut TcpStream,
     buf: &mut [u8],
     stop: &AtomicBool,
     started: &mut Option<Instant>,
-    idle_until: Instant,
+    idle_until: Option<Instant>,
     frame: Duration,
 ) -> std::io::Result<bool> {
     let mut filled = 0;
     while filled < buf.len() {
         let late = match *started {
-            None => Instant::now() > idle_until,
+            None => idle_until.is_some_and(|at| Instant::now() > at),
             Some(at) => at.elapsed() > frame,
         };
         if stop.load(Ordering::Relaxed) || late {
