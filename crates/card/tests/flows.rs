@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use sscard_apdu::tlv::Tlv;
+use sscard_apdu::tlv::{Tlv, Tree};
 use sscard_apdu::{sm, Command, Response, StatusWord};
 use sscard_card::crypto;
 use sscard_card::profile::{self, ins, key_id, CardAlgorithm, SSSE_AID};
@@ -142,12 +142,9 @@ fn a_personalized_card_reads_authenticates_and_protects_holder_data() {
         let mut psam = issued_psam(&masters, "330300");
         let fci = select_ssse(&mut card);
         assert!(fci.is_ok());
-        let all = Tlv::parse_all(&fci.data).unwrap();
-        let inner = Tlv::parse_all(&Tlv::find(&all, 0x9F0C).unwrap().value).unwrap();
-        assert_eq!(
-            Tlv::find(&inner, 0x86).unwrap().value,
-            [algorithm.tag_value()]
-        );
+        let tree = Tree::parse(&fci.data).unwrap();
+        let inner = Tree::parse(tree.find(0x9F0C).unwrap().value).unwrap();
+        assert_eq!(inner.find(0x86).unwrap().value, [algorithm.tag_value()]);
         let id = send(
             &mut card,
             &Command::new(0x00, ins::READ_RECORD, 1, (5 << 3) | 4, vec![], Some(256)),

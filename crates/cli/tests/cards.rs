@@ -1,8 +1,9 @@
 //! Card issuance and the terminal's card flows through the commands, with a
 //! real `sscard serve` as the KMS: personalization, PSAM issuance, reading a
 //! card through a PSAM file, the derivation service (--hsm) and the real
-//! PC/SC stack (pcscd with vpcd, opensc-tool), PINs, other regions, forged
-//! cards, and a bulk run killed halfway and resumed.
+//! PC/SC stack (pcscd with vpcd, opensc-tool), a card answering as T=0
+//! cards do, PINs, other regions, forged cards, and a bulk run killed
+//! halfway and resumed.
 
 #![allow(
     clippy::unwrap_used,
@@ -271,6 +272,144 @@ fn through_pcscd_opensc_and_the_terminal_read_the_card() {
     assert!(fails(pin("verify", "111111"), 1).contains("pin_blocked"));
     ok(pin("unblock", "202020"));
     ok(pin("verify", "202020"));
+}
+
+/// The reader of the T=0 test and its vpcd port: the first of the
+/// `sscard vpcd` readers that `.ci/run` sets up, used by no other test.
+const T0_READER: &str = "sscard vpcd 00 00";
+const T0_PORT: &str = "35965";
+
+/// Connects to `T0_READER` once the card with `atr` is there and answers
+/// SELECT SSSE with `sw1` (a card left over from before may still show).
+fn t0_reader_client(atr: &[u8], sw1: u8) -> (pcsc::Context, pcsc::Card) {
+    let reader = std::ffi::CString::new(T0_READER).unwrap();
+    let select = hex::decode("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+        let seen = match ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+            Ok(card) => {
+                let ours = card.status2_owned().map(|s| s.atr() == atr);
+                let mut buf = [0u8; 300];
+                let answer = card.transmit(&select, &mut buf).map(<[u8]>::to_vec);
+                match (&ours, &answer) {
+                    (Ok(true), Ok(a)) if a.len() >= 2 && a[a.len() - 2] == sw1 => {
+                        return (ctx, card)
+                    }
+                    _ => format!("{ours:?} {answer:02X?}"),
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        assert!(Instant::now() < deadline, "{T0_READER}: {seen}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until pcscd sees no card in `T0_READER`.
+fn t0_reader_empty() {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let reader = std::ffi::CString::new(T0_READER).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut states = [pcsc::ReaderState::new(reader, pcsc::State::UNAWARE)];
+    loop {
+        ctx.get_status_change(Duration::from_millis(500), &mut states)
+            .or_else(|e| match e {
+                pcsc::Error::Timeout => Ok(()),
+                e => Err(e),
+            })
+            .unwrap();
+        if states[0].event_state().contains(pcsc::State::EMPTY) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{T0_READER} stays full");
+        states[0].sync_current_state();
+    }
+}
+
+#[test]
+fn a_t0_card_reads_through_pcscd_as_the_same_card_does_without_it() {
+    let present = pcsc::Context::establish(pcsc::Scope::User)
+        .and_then(|ctx| ctx.list_readers_owned())
+        .map(|readers| readers.iter().any(|r| r.to_string_lossy() == T0_READER));
+    if present != Ok(true) {
+        assert!(
+            std::env::var_os("SSCARD_REQUIRE_PCSCD").is_none(),
+            "SSCARD_REQUIRE_PCSCD is set but pcscd has no reader {T0_READER:?} ({present:?}); \
+             .ci/run sets it up"
+        );
+        eprintln!("NOT RUN: pcscd with the reader {T0_READER:?} is not running; .ci/run starts it");
+        return;
+    }
+    let d = scratch("t0");
+    let kms = Kms::start(&d);
+    ok(kms.run(&["key", "provision-region", "--region", "330300"]));
+    let (card, psam) = (arg(&d, "card.json"), arg(&d, "psam.json"));
+    let made = ok_text(kms.run(&[
+        "card",
+        "personalize",
+        "--holder",
+        &write_holder(&d, "holder", "330300"),
+        "--out",
+        &card,
+    ]));
+    ok(kms.run(&[
+        "card",
+        "issue-psam",
+        "--region",
+        "330300",
+        "--terminal-no",
+        "000000000042",
+        "--out",
+        &psam,
+    ]));
+    let image: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&card).unwrap()).unwrap();
+    let factor = hex::decode(image["card_factor"].as_str().unwrap()).unwrap();
+    let atr = sscard_card::profile::atr(&factor.try_into().unwrap(), 3);
+    let read = || common::sscard(&["terminal", "read", "--reader", T0_READER, "--psam", &psam]);
+    let mut outputs = Vec::new();
+    // The card as it is; as T=0 cards answer, the data in one GET RESPONSE
+    // and in chunks of 16 bytes.
+    for (manner, sw1) in [
+        (&[][..], 0x90),
+        (&["--t0"][..], 0x61),
+        (&["--t0", "--t0-chunk", "16"][..], 0x61),
+    ] {
+        let bridge = Killed(
+            Command::new(env!("CARGO_BIN_EXE_sscard"))
+                .args(["card", "serve-vpcd", "--card", &card, "--port", T0_PORT])
+                .args(manner)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // This card, answering in this manner, is in the reader.
+        let (ctx, client) = t0_reader_client(&atr, sw1);
+        drop((client, ctx));
+        let out = read();
+        assert!(
+            out.status.success(),
+            "{manner:?}: exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            field(&text, "card_id"),
+            field(&made, "card_id"),
+            "{manner:?}"
+        );
+        outputs.push(text);
+        drop(bridge);
+        // Out of the reader before the next one goes in: pcscd keeps a
+        // stale state for a card replaced between two of its polls.
+        t0_reader_empty();
+    }
+    assert_eq!(outputs[0], outputs[1], "T=0 reads the same");
+    assert_eq!(outputs[0], outputs[2], "T=0 in chunks reads the same");
+    assert_eq!(field(&outputs[0], "name"), "张三");
 }
 
 #[test]

@@ -42,6 +42,10 @@ pub enum Error {
     PinBlocked,
     /// Input the terminal cannot use (a PIN of the wrong form).
     Invalid(String),
+    /// The card's answer breaks the rules of ISO/IEC 7816 (a BER-TLV that
+    /// does not parse or nests too deep, a `61 XX` or `6C XX` that never
+    /// ends): the card is refused rather than followed.
+    Malformed(String),
     /// The card refused a command.
     Card {
         /// What the terminal asked.
@@ -68,6 +72,7 @@ impl Error {
             Self::PinWrong(_) => "pin_wrong",
             Self::PinBlocked => "pin_blocked",
             Self::Invalid(_) => "invalid",
+            Self::Malformed(_) => "malformed",
             Self::Card { .. } => "card_refused",
         }
     }
@@ -96,6 +101,7 @@ impl fmt::Display for Error {
             Self::PinWrong(n) => write!(f, "PIN wrong, {n} tries left"),
             Self::PinBlocked => f.write_str("PIN blocked"),
             Self::Invalid(why) => f.write_str(why),
+            Self::Malformed(why) => write!(f, "the card's answer is malformed: {why}"),
             Self::Card { step, status } => write!(f, "{step}: the card answered {status}"),
         }
     }

@@ -4,7 +4,7 @@
 //! authenticate the terminal before protected reads, read the basic
 //! information, and the PIN operations.
 
-use sscard_apdu::tlv::Tlv;
+use sscard_apdu::tlv::{Tlv, Tree};
 use sscard_apdu::{sm, Command, Response, StatusWord};
 use sscard_card::profile::{self, ins, key_id, CardAlgorithm, SSSE_AID};
 use sscard_gm::{ct_eq, random};
@@ -386,7 +386,8 @@ fn read_record(sfi: u8, rec: u8) -> Command {
     )
 }
 
-/// The value of a record: a TLV whose tag is the record number.
+/// The value of a record: one TLV whose tag is the record number (a flat
+/// parse: a record's value is not looked into).
 fn record_value(record: &[u8], rec: u8) -> Result<Vec<u8>> {
     match Tlv::parse_all(record).as_deref() {
         Ok([tlv]) if tlv.tag == u32::from(rec) => Ok(tlv.value.clone()),
@@ -396,12 +397,20 @@ fn record_value(record: &[u8], rec: u8) -> Result<Vec<u8>> {
     }
 }
 
-/// The card's algorithm from its SELECT answer (`9F0C` holding `86`).
+/// The card's algorithm from its SELECT answer (`9F0C` holding `86`). The
+/// answer is parsed once, within the bounds of [`Tree`]: one that is not
+/// BER-TLV, or nests deeper, is malformed.
 fn algorithm_of(fci: &[u8]) -> Result<CardAlgorithm> {
-    let all = Tlv::parse_all(fci).unwrap_or_default();
-    let tag = Tlv::find(&all, 0x9F0C)
-        .and_then(|t| Tlv::parse_all(&t.value).ok())
-        .and_then(|inner| Tlv::find(&inner, 0x86))
-        .and_then(|t| t.value.first().copied());
+    let malformed =
+        |e: sscard_apdu::Error| Error::Malformed(format!("the SSSE select answer: {e}"));
+    let tree = Tree::parse(fci).map_err(malformed)?;
+    let tag = match tree.find(0x9F0C) {
+        // 9F0C is primitive by its tag; its value holds TLVs all the same.
+        Some(proprietary) => Tree::parse(proprietary.value)
+            .map_err(malformed)?
+            .find(0x86)
+            .and_then(|t| t.value.first().copied()),
+        None => None,
+    };
     CardAlgorithm::from_tag_value(tag).ok_or(Error::AlgorithmNotSupported(tag.unwrap_or(0)))
 }

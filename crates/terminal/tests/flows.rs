@@ -10,11 +10,14 @@
     clippy::indexing_slicing
 )]
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sscard_card::profile::CardAlgorithm;
+use sscard_card::t0::T0;
 use sscard_card::testing::{self, Masters};
 use sscard_card::{VirtualCard, VirtualPsam};
 use sscard_terminal::{CardCheck, CardSession, Error, Local, NoCheck, PcscReader, Psam, Transport};
@@ -120,6 +123,73 @@ fn pin_blocks_after_three_wrong_tries_and_the_unblock_flow_frees_it() {
     assert!(matches!(s.verify_pin("12"), Err(Error::Invalid(_))));
 }
 
+/// A transport that notes every APDU it carries.
+struct Noted<T> {
+    inner: T,
+    sent: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl<T: Transport> Transport for Noted<T> {
+    fn atr(&mut self) -> Result<Vec<u8>, Error> {
+        self.inner.atr()
+    }
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Error> {
+        self.sent.borrow_mut().push(apdu.to_vec());
+        self.inner.transmit_raw(apdu)
+    }
+}
+
+#[test]
+fn t0_cards_and_psams_read_and_write_as_the_others_do() {
+    let m = masters(0x30);
+    let (card, psam) = (card(&m, "330300"), psam(&m));
+    let copy = || VirtualCard::from_image(card.image().clone(), None);
+    let psam_copy = || VirtualPsam::from_image(psam.image().clone(), None);
+    let plain = open(copy(), psam_copy(), &NoCheck)
+        .unwrap()
+        .read_basic_info("20261127")
+        .unwrap();
+    for chunk in [1, 7, 16, 256] {
+        let (card_sent, psam_sent) = (Rc::default(), Rc::default());
+        let card_transport = Noted {
+            inner: Local(T0::new(copy(), chunk)),
+            sent: Rc::clone(&card_sent),
+        };
+        let psam_transport = Noted {
+            inner: Local(T0::new(psam_copy(), chunk)),
+            sent: Rc::clone(&psam_sent),
+        };
+        let mut session = CardSession::open(
+            card_transport,
+            Psam::new(psam_transport, Some(CardAlgorithm::Sm4)),
+            &NoCheck,
+        )
+        .unwrap();
+        assert_eq!(
+            session.read_basic_info("20261127").unwrap(),
+            plain,
+            "chunk {chunk}"
+        );
+        session.write_record(5, 7, b"B00000002").unwrap();
+        assert_eq!(
+            session.read_basic_info("20261127").unwrap().card_no,
+            "B00000002"
+        );
+        assert_eq!(session.verify_pin("111111"), Err(Error::PinWrong(2)));
+        session.verify_pin("123456").unwrap();
+        // The card was read through GET RESPONSE (SELECT, INTERNAL
+        // AUTHENTICATE) and through 6C (READ RECORD with Le 256); the PSAM's
+        // answers came through GET RESPONSE with the basic class.
+        let card_sent = card_sent.borrow();
+        let get_responses = card_sent.iter().filter(|a| a[..2] == [0x00, 0xC0]).count();
+        assert!(get_responses >= 2, "chunk {chunk}: {get_responses}");
+        assert!(card_sent
+            .windows(2)
+            .any(|w| w[0][1] == 0xB2 && w[0][4] == 0x00 && w[1][..4] == w[0][..4] && w[1][4] != 0));
+        assert!(psam_sent.borrow().iter().any(|a| a[..2] == [0x00, 0xC0]));
+    }
+}
+
 /// Serves a chip to vpcd on `port` in a thread until the flag is set.
 fn serve(
     mut chip: impl sscard_card::vpcd::Chip + Send + 'static,
@@ -144,8 +214,11 @@ fn connect_when_present(reader: &str) -> PcscReader {
 
 #[test]
 fn the_same_flows_through_pcscd_and_vpcd() {
-    let readers = match PcscReader::readers() {
-        Ok(r) if r.iter().any(|n| n.starts_with("Virtual PCD")) => r,
+    // vpcd's readers of ports 35963 and 35964, by name: pcscd may know
+    // other readers (the T=0 tests' `sscard vpcd`), in any order.
+    let (card_reader, psam_reader) = ("Virtual PCD 00 00", "Virtual PCD 00 01");
+    match PcscReader::readers() {
+        Ok(r) if r.iter().any(|n| n == card_reader) && r.iter().any(|n| n == psam_reader) => {}
         other => {
             assert!(
                 std::env::var_os("SSCARD_REQUIRE_PCSCD").is_none(),
@@ -156,18 +229,17 @@ fn the_same_flows_through_pcscd_and_vpcd() {
             );
             return;
         }
-    };
-    let (card_reader, psam_reader) = (readers[0].clone(), readers[1].clone());
+    }
     let m = masters(0x30);
     let stop = Arc::new(AtomicBool::new(false));
     let threads = [
         serve(card(&m, "330300"), 35963, Arc::clone(&stop)),
         serve(psam(&m), 35964, Arc::clone(&stop)),
     ];
-    let mut reader = connect_when_present(&card_reader);
+    let mut reader = connect_when_present(card_reader);
     let atr = reader.atr().unwrap();
     assert_eq!(&atr[..4], [0x3B, 0x8C, 0x80, 0x01]);
-    let psam_reader = connect_when_present(&psam_reader);
+    let psam_reader = connect_when_present(psam_reader);
     let mut session = CardSession::open(reader, Psam::new(psam_reader, None), &NoCheck).unwrap();
     let info = session.read_basic_info("20261127").unwrap();
     assert_eq!(info.name, "张三");

@@ -19,7 +19,7 @@ pub enum CardCommand {
     /// Issue a virtual PSAM holding the card masters of a region.
     IssuePsam(issue::PsamArgs),
     /// Put a virtual card (and a PSAM in the second reader) into pcscd's
-    /// vpcd readers; runs until stopped.
+    /// vpcd readers, answering as T=0 cards do with --t0; runs until stopped.
     ServeVpcd(vpcd::ServeArgs),
 }
 

@@ -1,11 +1,15 @@
 //! `sscard card serve-vpcd`: the card in vpcd's first reader and, with
 //! `--psam`, the PSAM in the second (the next port). The chips' files are
-//! written after every change, so stopping the process loses nothing.
+//! written after every change, so stopping the process loses nothing. With
+//! `--t0` the chips answer as T=0 cards do through PC/SC: `61 XX` for GET
+//! RESPONSE to fetch the data, `6C XX` when Le is wrong.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use sscard_card::t0::T0;
+use sscard_card::vpcd::Chip;
 use sscard_card::{VirtualCard, VirtualPsam};
 
 use crate::error::{CliError, CliResult};
@@ -25,16 +29,37 @@ pub struct ServeArgs {
     /// vpcd's port of the first reader.
     #[arg(long, default_value_t = sscard_card::vpcd::DEFAULT_PORT)]
     port: u16,
+    /// Answer as T=0 cards do: response data held back behind `61 XX` for
+    /// GET RESPONSE, `6C XX` to an Le that does not fit.
+    #[arg(long)]
+    t0: bool,
+    /// With --t0: the most bytes one GET RESPONSE gets (1 to 256).
+    #[arg(long, value_name = "BYTES", default_value_t = 256, requires = "t0",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    t0_chunk: u16,
+}
+
+impl ServeArgs {
+    /// The chip as served: itself, or in the manner of T=0.
+    fn chip<C: Chip + Send + 'static>(&self, chip: C) -> Box<dyn Chip + Send> {
+        if self.t0 {
+            Box::new(T0::new(chip, usize::from(self.t0_chunk)))
+        } else {
+            Box::new(chip)
+        }
+    }
 }
 
 pub fn serve(args: ServeArgs) -> CliResult {
-    let mut card = VirtualCard::open(&args.card)
+    let card = VirtualCard::open(&args.card)
         .map_err(|e| CliError::input(format!("{}: {e}", args.card.display())))?;
+    let mut card = args.chip(card);
     let psam = args
         .psam
         .as_ref()
         .map(|p| VirtualPsam::open(p).map_err(|e| CliError::input(format!("{}: {e}", p.display()))))
-        .transpose()?;
+        .transpose()?
+        .map(|psam| args.chip(psam));
     let stop = Arc::new(AtomicBool::new(false));
     if let Some(mut psam) = psam {
         let addr = format!("{}:{}", args.host, args.port.saturating_add(1));
@@ -47,7 +72,8 @@ pub fn serve(args: ServeArgs) -> CliResult {
         });
     }
     let addr = format!("{}:{}", args.host, args.port);
-    outln!("serving: {} at {addr}", args.card.display());
+    let manner = if args.t0 { " (T=0)" } else { "" };
+    outln!("serving: {}{manner} at {addr}", args.card.display());
     let on = addr.clone();
     sscard_card::vpcd::serve(&mut card, &addr, &stop, || {
         eprintln!("card: in the reader at {on}");
