@@ -313,10 +313,32 @@ impl Cache {
         self.reasons.get(i).copied()
     }
 
-    /// The cache after `file`: a full list replaces it; a delta must start
-    /// at its version. The cache itself is not changed (apply by replacing).
+    /// The cache after `file`: a full list replaces it unless it is older
+    /// than the cache, or of the same version with other cards (a genuine
+    /// but stale or forged-version list is refused); a delta must start at
+    /// the cache's version. The cache itself is not changed (apply by
+    /// replacing).
     pub fn applied(&self, file: &Blacklist) -> Result<Cache> {
         match file.kind {
+            Kind::Full if file.version < self.version => Err(Error::Invalid(format!(
+                "the full list of version {} is older than the version {} this terminal holds",
+                file.version, self.version
+            ))),
+            Kind::Full
+                if file.version == self.version
+                    && !(self.ids.len() == file.adds.len()
+                        && self
+                            .ids
+                            .iter()
+                            .zip(&self.reasons)
+                            .zip(&file.adds)
+                            .all(|((id, reason), (aid, areason))| id == aid && reason == areason)) =>
+            {
+                Err(Error::Invalid(format!(
+                    "the full list of version {} lists other cards than the version {} this terminal holds",
+                    file.version, self.version
+                )))
+            }
             Kind::Full => Ok(Cache {
                 version: file.version,
                 ids: file.adds.iter().map(|(id, _)| *id).collect(),
@@ -386,6 +408,30 @@ mod tests {
             adds: adds.iter().map(|id| (*id, Reason::Lost)).collect(),
             removes: removes.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_full_list_older_than_the_cache_or_of_its_version_with_other_cards_is_refused() {
+        let v2 = list(Kind::Full, 2, 0, &[10, 20], &[]);
+        let cache = Cache::default().applied(&v2).unwrap();
+        let older = list(Kind::Full, 1, 0, &[10, 20, 30], &[]);
+        assert!(cache
+            .applied(&older)
+            .unwrap_err()
+            .to_string()
+            .contains("older"));
+        let other = list(Kind::Full, 2, 0, &[10, 21], &[]);
+        assert!(cache
+            .applied(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("other cards"));
+        let fewer = list(Kind::Full, 2, 0, &[10], &[]);
+        assert!(cache.applied(&fewer).is_err());
+        // The same list again, and a newer one, apply.
+        assert_eq!(cache.applied(&v2).unwrap(), cache);
+        let v3 = list(Kind::Full, 3, 0, &[30], &[]);
+        assert_eq!(cache.applied(&v3).unwrap().version, 3);
     }
 
     #[test]

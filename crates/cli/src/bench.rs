@@ -27,9 +27,6 @@ pub enum BenchCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct GmArgs {
-    /// Print a JSON array of {name, unit, sscard, openssl, ratio}.
-    #[arg(long)]
-    json: bool,
     /// Seconds to run each operation, on each side.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=60))]
     seconds: u32,
@@ -105,10 +102,10 @@ fn gm(args: &GmArgs) -> CliResult {
     })?;
     rows.push(row("sm2-verify", "ops/s", ours, openssl_verify));
 
-    if args.json {
-        let json = serde_json::to_string_pretty(&rows)
+    if crate::io::json_mode() {
+        let json = serde_json::to_value(&rows)
             .map_err(|e| CliError::input(format!("JSON output: {e}")))?;
-        outln!("{json}");
+        crate::io::out_json(&json);
     } else {
         print_table(&openssl.version, &rows);
     }

@@ -181,10 +181,7 @@ fn parse<T: DeserializeOwned>(text: &str) -> CliResult<T> {
 /// Prints `value` as JSON, or as `key: value` lines of its top-level fields.
 pub fn print(value: &Value, json: bool) {
     if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+        crate::io::out_json(value);
         return;
     }
     match value {

@@ -9,10 +9,46 @@ use zeroize::Zeroizing;
 
 use crate::error::{CliError, CliResult};
 
+/// Whether `--json` was given: the command's `key: value` lines are then
+/// printed as one JSON object when it ends.
+static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+/// The lines a command printed in JSON mode, as (key, value).
+static COLLECTED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+/// Whether the command printed its JSON itself.
+static PRINTED_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets JSON mode (the global `--json` flag), once, at start.
+pub fn set_json(on: bool) {
+    let _ = JSON.set(on);
+}
+
+/// Whether output is JSON (`--json`).
+pub fn json_mode() -> bool {
+    JSON.get().copied().unwrap_or(false)
+}
+
 /// Prints `text` and a line break on stdout, every control character of it
-/// but `\n` escaped (see `outln!`). A closed stdout (a pipe whose reader
+/// but `\n` escaped (see `outln!`). In JSON mode the lines are kept as
+/// `key: value` pairs (a line of another form under the key `line`) and
+/// printed as one object by [`finish`]. A closed stdout (a pipe whose reader
 /// left) ends the output quietly.
 pub fn out_line(text: &str) {
+    if json_mode() {
+        if let Ok(mut collected) = COLLECTED.lock() {
+            for line in text.split('\n') {
+                let pair = line.split_once(": ").filter(|(k, _)| {
+                    !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                });
+                collected.push(match pair {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => ("line".to_string(), line.to_string()),
+                });
+            }
+        }
+        return;
+    }
     let safe: String = text
         .split('\n')
         .map(sscard_core::text::escape)
@@ -20,6 +56,54 @@ pub fn out_line(text: &str) {
         .join("\n");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{safe}");
+}
+
+/// Prints a JSON value (pretty) as the command's output.
+pub fn out_json(value: &serde_json::Value) {
+    PRINTED_JSON.store(true, std::sync::atomic::Ordering::Relaxed);
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+/// In JSON mode, prints the `key: value` lines the command printed as one
+/// JSON object (a key given more than once holds an array of its values;
+/// numbers and `true`/`false` as such), unless the command printed its JSON
+/// itself. Called once when a command succeeds.
+pub fn finish() {
+    use serde_json::{Map, Value};
+    if !json_mode() || PRINTED_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let collected = match COLLECTED.lock() {
+        Ok(mut c) => std::mem::take(&mut *c),
+        Err(_) => return,
+    };
+    let typed = |v: String| match v.as_str() {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => match v.parse::<i64>() {
+            Ok(n) if n.to_string() == v => Value::from(n),
+            _ => Value::String(v),
+        },
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for (k, _) in &collected {
+        *counts.entry(k.clone()).or_insert(0usize) += 1;
+    }
+    let mut object = Map::new();
+    for (k, v) in collected {
+        let v = typed(v);
+        if counts.get(&k).copied().unwrap_or(0) > 1 {
+            match object.entry(k).or_insert_with(|| Value::Array(Vec::new())) {
+                Value::Array(items) => items.push(v),
+                other => *other = Value::Array(vec![other.clone(), v]),
+            }
+        } else {
+            object.insert(k, v);
+        }
+    }
+    out_json(&Value::Object(object));
 }
 
 /// Reads a file, or stdin when `path` is absent or `-`.

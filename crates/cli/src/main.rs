@@ -42,6 +42,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print the output as one JSON object (or the command's JSON document)
+    /// instead of `key: value` lines.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    io::set_json(cli.json);
     let result = match cli.command {
         Command::Gm(command) => gm::run(command),
         Command::Bench(command) => bench::run(command),
@@ -112,7 +117,10 @@ fn main() -> ExitCode {
         Command::Terminal(args) => terminal::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            io::finish();
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("sscard: {e}");
             e.exit_code()

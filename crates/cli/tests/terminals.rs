@@ -180,6 +180,15 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
     );
     assert_eq!(field(&signed, "blacklist_version"), "0");
     assert_signin_parameters(&signed);
+    // Nothing is published yet: the sync says so and changes nothing.
+    let synced = ok_text(common::sscard(&[
+        "terminal",
+        "sync-blacklist",
+        "--terminal",
+        &terminal,
+    ]));
+    assert_eq!(field(&synced, "published"), "none yet");
+    assert_eq!(field(&synced, "blacklist_version"), "0");
 
     // A card, read at this terminal.
     let card = p.card_and_psams(&d, &[("000000000042", "psam.json")]);
@@ -285,6 +294,69 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
         1,
     );
     assert!(line.contains("applies to version 1"), "{line}");
+    ok(common::sscard(&read));
+
+    // A genuine but older full list is refused, and the card taken off the
+    // list since stays readable.
+    let line = fails(
+        common::sscard(&[
+            "terminal",
+            "apply-blacklist",
+            "--terminal",
+            &terminal,
+            "--file",
+            &full,
+        ]),
+        1,
+    );
+    assert!(line.contains("older than the version 2"), "{line}");
+    ok(common::sscard(&read));
+
+    // The cache keeps the platform's signed files: changed on disk, it is
+    // refused (exit 1, a tamper event), and no card is read against it.
+    let cache_path = format!("{terminal}.blacklist");
+    let saved = std::fs::read(&cache_path).unwrap();
+    for at in [9, saved.len() / 2, saved.len() - 1] {
+        let mut changed = saved.clone();
+        changed[at] ^= 0x01;
+        std::fs::write(&cache_path, &changed).unwrap();
+        let line = fails(common::sscard(&read), 1);
+        assert!(line.contains("blacklist cache"), "byte {at}: {line}");
+    }
+    // A cache in no signed form (an old unsigned cache, or made up) neither.
+    std::fs::write(&cache_path, b"SSCBL\x01 made up").unwrap();
+    fails(common::sscard(&read), 1);
+    std::fs::write(&cache_path, &saved).unwrap();
+    ok(common::sscard(&read));
+
+    // The version learned at sign-in is a floor: with the cache gone, the
+    // old full list is still refused; the current one applies.
+    ok(common::sscard(&[
+        "terminal",
+        "signin",
+        "--terminal",
+        &terminal,
+    ]));
+    std::fs::remove_file(&cache_path).unwrap();
+    let line = fails(
+        common::sscard(&[
+            "terminal",
+            "apply-blacklist",
+            "--terminal",
+            &terminal,
+            "--file",
+            &full,
+        ]),
+        1,
+    );
+    assert!(line.contains("the platform gave at sign-in"), "{line}");
+    let synced = ok_text(common::sscard(&[
+        "terminal",
+        "sync-blacklist",
+        "--terminal",
+        &terminal,
+    ]));
+    assert_eq!(field(&synced, "blacklist_version"), "2");
     ok(common::sscard(&read));
     let events = ok_text(p.sec(&["events", "list"]));
     assert!(
@@ -498,6 +570,21 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
         text.contains(&format!("Serial Number: {serial}")),
         "{serial}: {text}"
     );
+    // A list with a lower CRL number never replaces the one held: here a
+    // platform that has revoked nothing (CRL number 0).
+    let held = std::fs::read(&crl).unwrap();
+    let other = common::server::Server::dev(&d.join("other-platform"), &[]);
+    let line = fails(
+        common::sscard(&["terminal", "crl", "--out", &crl, "--addr", &other.addr]),
+        1,
+    );
+    assert!(line.contains("older than the one"), "{line}");
+    assert_eq!(std::fs::read(&crl).unwrap(), held);
+    // The same list again is taken.
+    let again = ok_text(common::sscard(&[
+        "terminal", "crl", "--out", &crl, "--addr", &addr,
+    ]));
+    assert_eq!(field(&again, "revoked"), "1");
 }
 
 #[test]

@@ -230,13 +230,16 @@ pub fn verify(der: &[u8], issuer: &Sm2PublicKey) -> Result<CertificateInfo> {
 
 /// A certificate revocation list (DER, X.509 v2 CRL) of the serials (hex)
 /// `revoked` with their revocation times, signed by the issuer; the next
-/// update is due `valid_s` seconds after `now`.
+/// update is due `valid_s` seconds after `now`. `number` is its CRL number
+/// (RFC 5280 §5.2.3), which must rise with every change of the list, so
+/// that a holder of a newer list can refuse an older one.
 pub fn crl(
     issuer: Signer<'_>,
     issuer_cn: &str,
     revoked: &[(String, u64)],
     now: u64,
     valid_s: u64,
+    number: u64,
 ) -> Result<Vec<u8>> {
     let mut entries = Vec::with_capacity(revoked.len());
     for (serial, when) in revoked {
@@ -254,7 +257,16 @@ pub fn crl(
         this_update: time(now)?,
         next_update: Some(time(now + valid_s)?),
         revoked_certificates: (!entries.is_empty()).then_some(entries),
-        crl_extensions: None,
+        crl_extensions: Some(vec![Extension {
+            extn_id: ObjectIdentifier::new_unwrap("2.5.29.20"),
+            critical: false,
+            extn_value: OctetString::new(
+                x509_cert::der::asn1::Uint::new(&number.to_be_bytes())
+                    .and_then(|n| n.to_der())
+                    .map_err(|_| unencodable("a CRL number"))?,
+            )
+            .map_err(|_| unencodable("a CRL number"))?,
+        }]),
     };
     let der = tbs.to_der().map_err(|_| unencodable("a revocation list"))?;
     x509_cert::crl::CertificateList {
@@ -264,6 +276,44 @@ pub fn crl(
     }
     .to_der()
     .map_err(|_| unencodable("a revocation list"))
+}
+
+/// What a revocation list says, read without checking its signature: its
+/// CRL number (0 if it has none) and its revoked serials (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlInfo {
+    /// The CRL number (RFC 5280 §5.2.3).
+    pub number: u64,
+    /// The revoked serials, hex, as listed.
+    pub revoked: Vec<String>,
+}
+
+/// Reads a revocation list (DER) without checking its signature.
+pub fn read_crl(der: &[u8]) -> Result<CrlInfo> {
+    let list =
+        x509_cert::crl::CertificateList::from_der(der).map_err(|_| bad("a revocation list"))?;
+    let mut number = 0u64;
+    for ext in list.tbs_cert_list.crl_extensions.iter().flatten() {
+        if ext.extn_id == ObjectIdentifier::new_unwrap("2.5.29.20") {
+            let n = x509_cert::der::asn1::Uint::from_der(ext.extn_value.as_bytes())
+                .map_err(|_| bad("a CRL number"))?;
+            let bytes = n.as_bytes();
+            if bytes.len() > 8 {
+                return Err(bad("a CRL number of at most 64 bits"));
+            }
+            number = bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b));
+        }
+    }
+    Ok(CrlInfo {
+        number,
+        revoked: list
+            .tbs_cert_list
+            .revoked_certificates
+            .unwrap_or_default()
+            .iter()
+            .map(|r| hex::encode_upper(r.serial_number.as_bytes()))
+            .collect(),
+    })
 }
 
 /// The revoked serials (hex) of a revocation list whose signature verifies.

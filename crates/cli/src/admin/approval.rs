@@ -23,9 +23,6 @@ pub struct ApprovalArgs {
     command: ApprovalCommand,
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 pub fn run(args: ApprovalArgs) -> CliResult {
@@ -33,7 +30,7 @@ pub fn run(args: ApprovalArgs) -> CliResult {
     match args.command {
         ApprovalCommand::List => {
             let answer: Value = client.get("/v1/approvals")?;
-            if args.json {
+            if crate::io::json_mode() {
                 print(&answer, true);
                 return Ok(());
             }
@@ -50,7 +47,7 @@ pub fn run(args: ApprovalArgs) -> CliResult {
         }
         ApprovalCommand::Approve { id } => {
             let answer: Value = client.post(&format!("/v1/approvals/{id}/approve"), &json!({}))?;
-            if args.json {
+            if crate::io::json_mode() {
                 print(&answer, true);
             } else {
                 let f = |k: &str| {

@@ -42,9 +42,6 @@ pub struct AuditArgs {
     command: AuditCommand,
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 pub fn run(args: AuditArgs) -> CliResult {
@@ -72,7 +69,7 @@ pub fn run(args: AuditArgs) -> CliResult {
         AuditCommand::Verify { file: None, .. } => {
             let answer: Value = client.get("/v1/audit/verify")?;
             if answer.get("intact").and_then(Value::as_bool) == Some(true) {
-                print(&answer, args.json);
+                print(&answer, crate::io::json_mode());
                 Ok(())
             } else {
                 let seq = answer.get("first_bad_seq").cloned().unwrap_or(Value::Null);

@@ -206,9 +206,6 @@ pub struct KeyArgs {
     command: KeyCommand,
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 fn show(key: &Value, json: bool) {
@@ -331,7 +328,7 @@ pub fn run(args: KeyArgs) -> CliResult {
                     "activate_at": activate_at, "expire_at": expire_at}),
             )?;
             if answer.get("approval").is_some() {
-                return print_pending(&answer, args.json);
+                return print_pending(&answer, crate::io::json_mode());
             }
             answer
         }
@@ -354,25 +351,25 @@ pub fn run(args: KeyArgs) -> CliResult {
             let body = json!({"name": name, "algorithm": alg, "usage": usage, "level": level,
                 "region": region, "exportable": exportable, "components": parts});
             let answer: Value = client.post("/v1/keys/import", &body)?;
-            return print_pending(&answer, args.json);
+            return print_pending(&answer, crate::io::json_mode());
         }
         KeyCommand::ImportWrapped { file } => {
             let text = String::from_utf8(crate::io::read_file(&file)?).map_err(|_| {
                 CliError::input(format!("{}: not an export file (JSON)", file.display()))
             })?;
             let answer: Value = client.post("/v1/keys/import-wrapped", &json!({"file": text}))?;
-            return print_pending(&answer, args.json);
+            return print_pending(&answer, crate::io::json_mode());
         }
         KeyCommand::Destroy { name } => {
             let answer: Value = client.post(&path(&name, "destroy"), &json!({}))?;
-            return print_pending(&answer, args.json);
+            return print_pending(&answer, crate::io::json_mode());
         }
         KeyCommand::ProvisionRegion { region, alg } => {
             let answer: Value = client.post(
                 "/v1/keys/provision-region",
                 &json!({"region": region, "algorithm": alg}),
             )?;
-            if args.json {
+            if crate::io::json_mode() {
                 print(&answer, true);
             } else {
                 for k in answer
@@ -397,7 +394,7 @@ pub fn run(args: KeyArgs) -> CliResult {
         }
         KeyCommand::SetUsage { name, usage } => {
             let answer: Value = client.post(&path(&name, "usage"), &json!({"usage": usage}))?;
-            return print_pending(&answer, args.json);
+            return print_pending(&answer, crate::io::json_mode());
         }
         KeyCommand::CardMac {
             name,
@@ -484,7 +481,7 @@ pub fn run(args: KeyArgs) -> CliResult {
         }
         KeyCommand::Datakey { name } => {
             let answer: Value = client.post(&path(&name, "datakey"), &json!({}))?;
-            print(&answer, args.json);
+            print(&answer, crate::io::json_mode());
             return Ok(());
         }
         KeyCommand::Hmac { name, file } => {
@@ -523,7 +520,7 @@ pub fn run(args: KeyArgs) -> CliResult {
         }
         KeyCommand::List => {
             let keys: Value = client.get("/v1/keys")?;
-            if args.json {
+            if crate::io::json_mode() {
                 print(&keys, true);
             } else {
                 for k in keys.as_array().into_iter().flatten() {
@@ -596,6 +593,6 @@ pub fn run(args: KeyArgs) -> CliResult {
             return write_output(output.as_deref(), &plain);
         }
     };
-    show(&key, args.json);
+    show(&key, crate::io::json_mode());
     Ok(())
 }

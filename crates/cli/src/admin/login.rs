@@ -20,9 +20,6 @@ pub struct LoginArgs {
     password_stdin: bool,
     #[command(flatten)]
     connection: Connection,
-    /// Print the whole answer as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 fn read_line(prompt: bool, what: &str) -> CliResult<Option<Zeroizing<String>>> {
@@ -80,7 +77,7 @@ pub fn run(args: LoginArgs) -> CliResult {
             &json!({ "user": args.user, "password": new.as_str() }),
         )?;
     }
-    if args.json {
+    if crate::io::json_mode() {
         print(&answer, true);
     } else {
         outln!(

@@ -32,9 +32,6 @@ pub struct OperatorArgs {
     command: OperatorCommand,
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 pub fn run(args: OperatorArgs) -> CliResult {
@@ -42,7 +39,7 @@ pub fn run(args: OperatorArgs) -> CliResult {
     match args.command {
         OperatorCommand::Add { user } => {
             let answer: Value = client.post("/v1/operators", &json!({ "user": user }))?;
-            print(&answer, args.json);
+            print(&answer, crate::io::json_mode());
         }
         OperatorCommand::Disable { name } => {
             let _: Value = client.post(&format!("/v1/operators/{name}/disable"), &json!({}))?;
@@ -57,7 +54,7 @@ pub fn run(args: OperatorArgs) -> CliResult {
         }
         OperatorCommand::List => {
             let answer: Value = client.get("/v1/operators")?;
-            if args.json {
+            if crate::io::json_mode() {
                 print(&answer, true);
             } else {
                 for op in answer.as_array().into_iter().flatten() {

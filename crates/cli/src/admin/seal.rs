@@ -20,9 +20,6 @@ pub struct UnsealArgs {
     reset: bool,
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Gives one share (or with `--reset` forgets those given); prints
@@ -38,7 +35,7 @@ pub fn unseal(args: UnsealArgs) -> CliResult {
         }
         None => client.post("/v1/sys/unseal", &json!({ "reset": true }))?,
     };
-    if args.json {
+    if crate::io::json_mode() {
         print(&answer, true);
     } else {
         let progress = answer.get("progress").and_then(Value::as_u64).unwrap_or(0);
@@ -60,15 +57,12 @@ pub fn unseal(args: UnsealArgs) -> CliResult {
 pub struct SealArgs {
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Seals the server (security administrator); every token and terminal
 /// session ends with it.
 pub fn seal(args: SealArgs) -> CliResult {
     let answer: Value = Client::new(&args.connection)?.post("/v1/sys/seal", &json!({}))?;
-    print(&answer, args.json);
+    print(&answer, crate::io::json_mode());
     Ok(())
 }

@@ -27,9 +27,6 @@ pub struct SysArgs {
     command: SysCommand,
     #[command(flatten)]
     connection: Connection,
-    /// JSON output.
-    #[arg(long, global = true)]
-    json: bool,
 }
 
 fn number(answer: &Value, field: &str) -> CliResult<u64> {
@@ -44,7 +41,7 @@ pub fn run(args: SysArgs) -> CliResult {
     match args.command {
         SysCommand::Rotate => {
             let answer: Value = client.post("/v1/sys/rotate", &json!({}))?;
-            if args.json {
+            if crate::io::json_mode() {
                 print(&answer, true);
             } else {
                 outln!("term: {}", number(&answer, "term")?);
@@ -70,7 +67,7 @@ pub fn run(args: SysArgs) -> CliResult {
                 bar.set_position(done);
             }
             bar.finish_and_clear();
-            if args.json {
+            if crate::io::json_mode() {
                 print(&json!({"term": answer.get("term"), "resealed": done}), true);
             } else {
                 outln!("term: {}", number(&answer, "term")?);

@@ -24,9 +24,6 @@ pub struct BlacklistArgs {
     /// Changes in the measured delta.
     #[arg(long, default_value_t = 10_000)]
     delta: u64,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
     /// Also measure the platform holding the list: `sqlite` (a scratch
     /// embedded store) or a postgres:// URL (a scratch schema in that
     /// database, dropped afterwards).
@@ -207,14 +204,14 @@ pub fn run(args: &BlacklistArgs) -> CliResult {
     for n in &args.entries {
         if let Some(url) = &args.store {
             let figures = crate::block_on(super::blacklist_platform::measure(url, *n, args.delta))?;
-            if !args.json {
+            if !crate::io::json_mode() {
                 super::blacklist_platform::print(&figures);
             }
             on_platform.push(figures);
         }
         reset_peak_memory();
         let f = measure(*n, args.delta, &key)?;
-        if !args.json {
+        if !crate::io::json_mode() {
             outln!("entries: {}", f.entries);
             outln!("  publish: {:.0} ms (sort, encode, sign)", f.publish_ms);
             outln!(
@@ -248,16 +245,13 @@ pub fn run(args: &BlacklistArgs) -> CliResult {
         }
         all.push(f);
     }
-    if args.json {
+    if crate::io::json_mode() {
         let value = if args.store.is_some() {
             serde_json::json!({"format": all, "platform": on_platform})
         } else {
             serde_json::to_value(&all).map_err(|e| CliError::input(e.to_string()))?
         };
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).map_err(|e| CliError::input(e.to_string()))?
-        );
+        crate::io::out_json(&value);
     }
     Ok(())
 }

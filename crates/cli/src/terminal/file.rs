@@ -58,6 +58,10 @@ pub struct TerminalFile {
     /// sign-in gave it (empty: none); card flows refuse another PSAM.
     #[serde(default)]
     pub psam: String,
+    /// The blacklist version the platform gave at the last sign-in: no
+    /// list older than this is applied (the floor of freshness).
+    #[serde(default)]
+    pub blacklist_floor: u64,
 }
 
 fn sm2() -> String {
@@ -95,6 +99,7 @@ impl TerminalFile {
             session_expires_ms: 0,
             working_keys: BTreeMap::new(),
             psam: String::new(),
+            blacklist_floor: 0,
         }
     }
 

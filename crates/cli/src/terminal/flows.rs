@@ -200,7 +200,11 @@ fn checks(terminal: Option<&Path>) -> CliResult<(Option<TerminalFile>, TerminalC
         None => (None, None),
         Some(path) => {
             let file = TerminalFile::load(path)?;
-            let cache = BlacklistCache::open(&file.cache_path(path)).map_err(terminal_error)?;
+            let cache = BlacklistCache::open(&file.cache_path(path), &file.platform_key()?)
+                .map_err(|e| {
+                    file.report("tamper", "", "blacklist cache refused: it does not check");
+                    CliError::Refused(format!("blacklist cache: {e}"))
+                })?;
             (Some(file), Some(cache))
         }
     };

@@ -79,10 +79,31 @@ pub fn set_state(connection: &Connection, no: &str, state: &str) -> CliResult {
     Ok(())
 }
 
-/// `terminal crl --out F`: the revocation list as published (DER).
+/// `terminal crl --out F`: the revocation list as published (DER). A list
+/// older than the one `F` holds (a lower CRL number), or of the same
+/// number with other certificates, is refused (exit 1) and `F` is kept:
+/// a genuine but stale list never replaces a newer one.
 pub fn crl(connection: &Connection, out: &Path) -> CliResult {
     let der = Client::new(connection)?.get_bytes("/v1/terminals/crl")?;
+    let fetched = sscard_gm::x509::read_crl(&der)
+        .map_err(|e| CliError::Unreachable(format!("the server's CRL: {e}")))?;
+    if let Ok(held) = std::fs::read(out) {
+        if let Ok(held) = sscard_gm::x509::read_crl(&held) {
+            if fetched.number < held.number
+                || (fetched.number == held.number && fetched.revoked != held.revoked)
+            {
+                return Err(CliError::Refused(format!(
+                    "the CRL fetched (number {}) is older than the one {} holds (number {}); kept",
+                    fetched.number,
+                    out.display(),
+                    held.number
+                )));
+            }
+        }
+    }
     crate::io::write_file(out, &der, crate::io::FileMode::Public)?;
+    outln!("crl_number: {}", fetched.number);
+    outln!("revoked: {}", fetched.revoked.len());
     outln!("bytes: {}", der.len());
     outln!("file: {}", out.display());
     Ok(())

@@ -11,7 +11,6 @@ use sscard_terminal::BlacklistCache;
 use zeroize::Zeroizing;
 
 use super::file::{sm4_kcv, TerminalFile};
-use super::flows::terminal_error;
 use crate::client::{Client, Connection};
 use crate::error::{CliError, CliResult};
 
@@ -115,6 +114,12 @@ pub fn signin(path: &Path) -> CliResult {
         .get("expires_ms")
         .and_then(Value::as_i64)
         .unwrap_or(0);
+    // The published version now: no older list is applied from here on.
+    let published = answer
+        .get("blacklist_version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    file.blacklist_floor = file.blacklist_floor.max(published);
     file.save(path)?;
     outln!("terminal: {no}");
     outln!(
@@ -159,10 +164,17 @@ pub fn signout(path: &Path) -> CliResult {
     Ok(())
 }
 
+fn open_cache(path: &Path, file: &TerminalFile) -> CliResult<BlacklistCache> {
+    BlacklistCache::open(&file.cache_path(path), &file.platform_key()?).map_err(|e| {
+        file.report("tamper", "", "blacklist cache refused: it does not check");
+        CliError::Refused(format!("blacklist cache: {e}"))
+    })
+}
+
 fn apply(path: &Path, file: &TerminalFile, bytes: &[u8]) -> CliResult<BlacklistCache> {
-    let mut cache = BlacklistCache::open(&file.cache_path(path)).map_err(terminal_error)?;
+    let mut cache = open_cache(path, file)?;
     let before = cache.version();
-    if let Err(e) = cache.apply(bytes, &file.platform_key()?) {
+    if let Err(e) = cache.apply(bytes, &file.platform_key()?, file.blacklist_floor) {
         file.report("tamper", "", &format!("blacklist file refused: {e}"));
         return Err(CliError::Refused(format!(
             "blacklist refused, the cache stays at version {before}: {e}"
@@ -172,16 +184,30 @@ fn apply(path: &Path, file: &TerminalFile, bytes: &[u8]) -> CliResult<BlacklistC
 }
 
 /// `terminal sync-blacklist --terminal T`: the delta from the cache's
-/// version, or the full list when there is none to apply.
+/// version, or the full list when there is none to apply (or the cache
+/// holds many deltas already). Before the platform has published any
+/// version, says so and changes nothing.
 pub fn sync(path: &Path) -> CliResult {
     let file = TerminalFile::load(path)?;
     let client = file.client()?;
-    let held = BlacklistCache::open(&file.cache_path(path))
-        .map_err(terminal_error)?
-        .version();
-    let delta = if held > 0 {
+    let held = open_cache(path, &file)?;
+    if file.blacklist_floor == 0 && held.version() == 0 {
+        // Nothing learned at sign-in: ask whether anything is published.
+        if let Err(CliError::Input(message)) = client.get_bytes("/v1/terminal/blacklist") {
+            if message.contains("not_found") {
+                outln!("blacklist_version: 0");
+                outln!("cards: 0");
+                outln!("published: none yet");
+                return Ok(());
+            }
+        }
+    }
+    let delta = if held.version() > 0 && !held.wants_full() {
         client
-            .get_bytes(&format!("/v1/terminal/blacklist?delta_from={held}"))
+            .get_bytes(&format!(
+                "/v1/terminal/blacklist?delta_from={}",
+                held.version()
+            ))
             .ok()
     } else {
         None

@@ -396,21 +396,33 @@ impl Platform {
 
     /// The published revocation list: an X.509 CRL, signed by the platform
     /// CA, of the certificates of revoked terminals. Anyone may fetch it.
+    /// Its CRL number is the time (ms) of the newest revocation: revocation
+    /// is final, so the number rises with every change of the list and
+    /// stays while the list stays, and a holder of a newer list can refuse
+    /// an older one.
     pub async fn terminal_crl(&self) -> Result<Vec<u8>> {
         self.unsealed()?;
         let session = terminal_session("000000000000")?;
         let (blob, _) = self.platform_key(&session).await?;
-        let revoked: Vec<(String, u64)> = self
+        let revoked: Vec<TerminalRecord> = self
             .store
             .list_terminals()
             .await?
             .into_iter()
             .filter(|t| t.state == "revoked" && !t.cert_serial.is_empty())
+            .collect();
+        let number = revoked
+            .iter()
+            .map(|t| u64::try_from(t.state_ms).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let revoked: Vec<(String, u64)> = revoked
+            .into_iter()
             .map(|t| (t.cert_serial, u64::try_from(t.state_ms / 1000).unwrap_or(0)))
             .collect();
         let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
         let signer = self.ca_signer(&blob);
-        let crl = x509::crl(&signer, CA_NAME, &revoked, now, 86_400)?;
+        let crl = x509::crl(&signer, CA_NAME, &revoked, now, 86_400, number)?;
         Ok(crl)
     }
 
