@@ -214,3 +214,91 @@ pub fn parse_hex_opt(flag: &str, value: Option<&str>) -> CliResult<Option<Zeroiz
 pub fn print_hex(bytes: &[u8]) {
     outln!("{}", hex::encode(bytes));
 }
+
+/// The progress of a long operation: a bar (indicatif) when stderr is a
+/// terminal; otherwise a line on stderr every few seconds, `LABEL: POS/LEN
+/// UNIT`, and one at the end, so that a log shows how far it got.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    label: &'static str,
+    unit: &'static str,
+    state: std::sync::Mutex<(u64, u64, std::time::Instant)>,
+}
+
+/// How often a progress line is written when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Progress {
+    /// Progress of `len` units (`cards`, `sealed values`) under `label`.
+    pub fn new(label: &'static str, unit: &'static str, len: u64) -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(len);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{label} {{bar:40}} {{pos}}/{{len}} {unit}, {{eta}} left"
+                ))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Self {
+            bar,
+            label,
+            unit,
+            state: std::sync::Mutex::new((0, len, std::time::Instant::now())),
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut u64, &mut u64)) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let (pos, len, last) = &mut *state;
+        change(pos, len);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(*len);
+                bar.set_position(*pos);
+            }
+            None if last.elapsed() >= PROGRESS_EVERY => {
+                eprintln!("{}: {pos}/{len} {}", self.label, self.unit);
+                *last = std::time::Instant::now();
+            }
+            None => {}
+        }
+    }
+
+    /// `n` more done.
+    pub fn inc(&self, n: u64) {
+        self.update(|pos, _| *pos += n);
+    }
+
+    /// Done so far, of a total that may have changed.
+    pub fn set(&self, pos: u64, len: u64) {
+        self.update(|p, l| {
+            *p = pos;
+            *l = len;
+        });
+    }
+
+    /// Prints `line` on stderr without breaking the bar.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// The end: the bar cleared, or a last progress line.
+    pub fn finish(&self) {
+        match &self.bar {
+            Some(bar) => bar.finish_and_clear(),
+            None => {
+                if let Ok(state) = self.state.lock() {
+                    eprintln!("{}: {}/{} {}", self.label, state.0, state.1, self.unit);
+                }
+            }
+        }
+    }
+}

@@ -1184,7 +1184,21 @@ fn key_ceremony_dual_control_and_destroy() {
         out.lines().any(|l| l == format!("kcv: {expected_kcv}")),
         "{out}"
     );
-    assert!(ok_text(run(&second, &["approval", "list"])).starts_with(&id));
+    // The approver sees what is to be approved.
+    let listed = ok_text(run(&second, &["approval", "list"]));
+    let line = common::field(&listed, "approval");
+    assert!(line.starts_with(&id), "{listed}");
+    for fact in [
+        "action=key.import".to_string(),
+        format!("kcv={expected_kcv}"),
+        "algorithm=sm4".into(),
+        "exportable=".into(),
+        "level=".into(),
+        "region=".into(),
+        "usage=".into(),
+    ] {
+        assert!(line.contains(&fact), "{fact}: {line}");
+    }
     let line = fails(run(&first, &["approval", "approve", &id]), 1);
     assert!(line.contains("self_approval"), "{line}");
     let approved = ok_text(run(&second, &["approval", "approve", &id]));

@@ -517,7 +517,7 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
     }
     assert_eq!(
         ok_text(p.sec(&["events", "alerts"])),
-        "",
+        "alerts: 0",
         "no alert after four"
     );
     fails(
@@ -546,9 +546,11 @@ fn sign_in_refusals_and_the_alert_that_suspends_a_terminal() {
     );
     assert!(line.contains("terminal suspended"), "{line}");
     // Acknowledged, it leaves the open alerts; revoked, the terminal stays out.
-    let id = alerts.split_whitespace().next().unwrap();
+    assert!(alerts.starts_with("alerts: 1\nalert: "), "{alerts}");
+    let id = common::field(&alerts, "alert");
+    let id = id.split_whitespace().next().unwrap();
     ok(p.sec(&["events", "ack", id]));
-    assert_eq!(ok_text(p.sec(&["events", "alerts"])), "");
+    assert_eq!(ok_text(p.sec(&["events", "alerts"])), "alerts: 0");
     ok(p.sys(&["terminal", "revoke", "000000000042"]));
     fails(p.sys(&["terminal", "activate", "000000000042"]), 1);
     let line = fails(

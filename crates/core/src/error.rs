@@ -161,7 +161,7 @@ impl Error {
             Self::KcvMismatch { .. } => ("kcv_mismatch", 400),
             Self::SelfApproval => ("self_approval", 403),
             Self::ApprovalClosed { .. } => ("approval_closed", 409),
-            Self::WeakKey(_) => ("weak_key", 400),
+            Self::WeakKey(_) => ("weak_key", 403),
             Self::TooLarge { .. } => ("too_large", 413),
             Self::NotExportable(_) => ("not_exportable", 403),
             Self::Invalid(_) => ("invalid", 400),

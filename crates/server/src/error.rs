@@ -12,10 +12,10 @@ use sscard_core::Error;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, one per kind of refusal: `malformed_json`, `malformed_query`,
-    /// `invalid`, `kcv_mismatch`, `weak_key` (400); `unauthenticated`,
+    /// `invalid`, `kcv_mismatch` (400); `unauthenticated`,
     /// `bad_credentials` (401); `forbidden_role`, `refused`, `disabled`,
     /// `password_change_required`, `self_approval`, `not_exportable`,
-    /// `mac_mismatch`, `signature_invalid`, `bad_share` (403); `not_found`
+    /// `mac_mismatch`, `signature_invalid`, `bad_share`, `weak_key` (403); `not_found`
     /// (404); `conflict`, `already_initialized`, `not_initialized`,
     /// `key_state`, `key_version_retired`, `approval_closed`,
     /// `duplicate_share` (409); `too_large` (413); `sealed`, `locked` (423);

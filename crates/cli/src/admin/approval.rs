@@ -8,12 +8,23 @@ use crate::error::CliResult;
 
 #[derive(Debug, Subcommand)]
 pub enum ApprovalCommand {
-    /// Pending requests, one per line starting with its ID.
+    /// Pending requests, one `approval:` line each: its ID, what is asked,
+    /// by whom, and what is to be approved (the key's name, algorithm,
+    /// usage, level, region, exportability and check value; for a usage
+    /// change the usage before and after; for an export where it goes).
     List,
     /// Approve another security administrator's request; it is carried out.
     Approve { id: String },
     /// Deny a pending request.
     Deny { id: String },
+    /// One request: its state and what it is about; for its requester,
+    /// with `--out`, the file an approved export produced.
+    Status {
+        id: String,
+        /// Where to write the exported key file, once approved.
+        #[arg(long, value_name = "F")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// Arguments of `approval`.
@@ -34,14 +45,31 @@ pub fn run(args: ApprovalArgs) -> CliResult {
                 print(&answer, true);
                 return Ok(());
             }
+            outln!("approvals: {}", answer.as_array().map_or(0, Vec::len));
             for a in answer.as_array().into_iter().flatten() {
                 let f = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+                let details: Vec<String> = a
+                    .get("details")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.as_str() != "key")
+                    .map(|(k, v)| {
+                        let v = v.as_str().unwrap_or_default();
+                        if v.contains(' ') || v.is_empty() {
+                            format!("{k}=\"{v}\"")
+                        } else {
+                            format!("{k}={v}")
+                        }
+                    })
+                    .collect();
                 outln!(
-                    "{} action={} target={} requester={}",
+                    "approval: {} action={} target={} requester={} {}",
                     f("id"),
                     f("action"),
                     f("target"),
-                    f("requester")
+                    f("requester"),
+                    details.join(" ")
                 );
             }
         }
@@ -75,6 +103,40 @@ pub fn run(args: ApprovalArgs) -> CliResult {
                         v.get("kcv").and_then(Value::as_str).unwrap_or("-")
                     );
                 }
+            }
+        }
+        ApprovalCommand::Status { id, out } => {
+            let status: Value = client.get(&format!("/v1/approvals/{id}"))?;
+            let f = |k: &str| {
+                status
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+                    .to_string()
+            };
+            outln!("approval: {id}");
+            outln!("action: {}", f("action"));
+            outln!("state: {}", f("state"));
+            for (k, v) in status
+                .get("details")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                outln!("{k}: {}", v.as_str().unwrap_or_default());
+            }
+            if let Some(out) = out {
+                let file = status
+                    .get("result")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        crate::error::CliError::Refused(format!(
+                            "approval {id} is {} and has no file for you",
+                            f("state")
+                        ))
+                    })?;
+                crate::io::write_file(&out, file.as_bytes(), crate::io::FileMode::Public)?;
+                outln!("file: {}", out.display());
             }
         }
         ApprovalCommand::Deny { id } => {

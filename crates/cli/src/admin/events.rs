@@ -49,6 +49,7 @@ pub fn run(args: EventsArgs) -> CliResult {
     match args.command {
         EventsCommand::List { limit } => {
             let events: Value = client.get(&format!("/v1/events?limit={limit}"))?;
+            outln!("events: {}", events.as_array().map_or(0, Vec::len));
             for e in events.as_array().into_iter().flatten() {
                 let time = e.get("time_ms").and_then(Value::as_i64).unwrap_or(0);
                 outln!(
@@ -63,9 +64,10 @@ pub fn run(args: EventsArgs) -> CliResult {
         }
         EventsCommand::Alerts => {
             let alerts: Value = client.get("/v1/alerts")?;
+            outln!("alerts: {}", alerts.as_array().map_or(0, Vec::len));
             for a in alerts.as_array().into_iter().flatten() {
                 outln!(
-                    "{} rule=\"{}\" subject=\"{}\" count={} action=\"{}\"",
+                    "alert: {} rule=\"{}\" subject=\"{}\" count={} action=\"{}\"",
                     s(a, "id"),
                     s(a, "rule"),
                     s(a, "subject"),

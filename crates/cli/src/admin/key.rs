@@ -102,7 +102,8 @@ pub enum KeyCommand {
         to_pub: Option<PathBuf>,
         #[arg(long, value_name = "F")]
         out: PathBuf,
-        /// Seconds to wait for the approval.
+        /// Seconds to wait for the approval; 0 files the request and returns
+        /// (`sscard approval status ID --out F` fetches the file once approved).
         #[arg(long, value_name = "S", default_value_t = 600)]
         wait: u64,
     },
@@ -390,7 +391,14 @@ pub fn run(args: KeyArgs) -> CliResult {
                 .get("pem")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            return write_output(output.as_deref(), pem.as_bytes());
+            write_output(output.as_deref(), pem.as_bytes())?;
+            if let Some(out) = output
+                .as_deref()
+                .filter(|p| *p != std::path::Path::new("-"))
+            {
+                outln!("file: {}", out.display());
+            }
+            return Ok(());
         }
         KeyCommand::SetUsage { name, usage } => {
             let answer: Value = client.post(&path(&name, "usage"), &json!({"usage": usage}))?;
@@ -459,6 +467,10 @@ pub fn run(args: KeyArgs) -> CliResult {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            if wait == 0 {
+                outln!("state: pending");
+                return Ok(());
+            }
             let file = wait_for_result(&client, &id, wait)?;
             crate::io::write_file(&out, file.as_bytes(), crate::io::FileMode::Public)?;
             outln!("file: {}", out.display());
@@ -508,7 +520,11 @@ pub fn run(args: KeyArgs) -> CliResult {
                     .unwrap_or_default(),
             )
             .map_err(|e| CliError::Unreachable(format!("answer: {e}")))?;
-            return write_output(Some(&out), &der);
+            write_output(Some(&out), &der)?;
+            if out != std::path::Path::new("-") {
+                outln!("file: {}", out.display());
+            }
+            return Ok(());
         }
         KeyCommand::Verify { name, input, sig } => {
             let data = crate::io::read_file(&input)?;

@@ -1,6 +1,5 @@
 //! `sscard sys rotate` and `sscard sys rewrap`: the barrier's keyring.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::client::{print, Client, Connection};
@@ -50,12 +49,12 @@ pub fn run(args: SysArgs) -> CliResult {
         SysCommand::Rewrap { batch } => {
             let mut answer: Value = client.post("/v1/sys/rewrap", &json!({"limit": batch}))?;
             let mut done = number(&answer, "resealed")?;
-            let bar = ProgressBar::new(done + number(&answer, "remaining")?);
-            bar.set_style(
-                ProgressStyle::with_template("rewrap {bar:40} {pos}/{len} sealed values")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            let bar = crate::io::Progress::new(
+                "rewrap",
+                "sealed values",
+                done + number(&answer, "remaining")?,
             );
-            bar.set_position(done);
+            bar.set(done, done + number(&answer, "remaining")?);
             while number(&answer, "remaining")? > 0 {
                 answer = client.post("/v1/sys/rewrap", &json!({"limit": batch}))?;
                 let resealed = number(&answer, "resealed")?;
@@ -63,10 +62,9 @@ pub fn run(args: SysArgs) -> CliResult {
                     break;
                 }
                 done += resealed;
-                bar.set_length(done + number(&answer, "remaining")?);
-                bar.set_position(done);
+                bar.set(done, done + number(&answer, "remaining")?);
             }
-            bar.finish_and_clear();
+            bar.finish();
             if crate::io::json_mode() {
                 print(&json!({"term": answer.get("term"), "resealed": done}), true);
             } else {

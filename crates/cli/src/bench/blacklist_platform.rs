@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sscard_card::blacklist::{Blacklist, Reason};
 use sscard_core::platform::{InitOptions, Platform, Session};
@@ -107,7 +106,7 @@ async fn officer(store: &SqlStore) -> CliResult<(Platform, Session)> {
     Ok((platform, session))
 }
 
-async fn fill(store: &SqlStore, cards: &[(u128, Reason)], bar: &ProgressBar) -> CliResult {
+async fn fill(store: &SqlStore, cards: &[(u128, Reason)], bar: &crate::io::Progress) -> CliResult {
     for batch in cards.chunks(FILL_BATCH) {
         store.fill_blacklist_unaudited(batch, &[], 1).await?;
         bar.inc(batch.len() as u64);
@@ -135,14 +134,10 @@ async fn measure_on(store: &SqlStore, entries: u64, delta: u64) -> CliResult<Pla
     cards.sort_unstable();
     cards.dedup();
     let listed: Vec<(u128, Reason)> = cards.iter().map(|id| (*id, Reason::Lost)).collect();
-    let bar = ProgressBar::new(listed.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("load {bar:40} {pos}/{len} cards, {eta} left")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::io::Progress::new("load", "cards", listed.len() as u64);
     let start = Instant::now();
     fill(store, &listed, &bar).await?;
-    bar.finish_and_clear();
+    bar.finish();
     let fill_s = start.elapsed().as_secs_f64();
     drop(listed);
     // The next version's changes: half new cards, half removals.

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use sscard_card::image::Lifecycle;
 use sscard_card::perso::Holder;
@@ -37,11 +36,7 @@ pub fn run(client: &Client, csv: &Path, dir: &Path, region: Option<&str>, pin: &
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?;
-    let bar = ProgressBar::new(holders.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("personalize {bar:40} {pos}/{len} cards, {eta} left")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::io::Progress::new("personalize", "cards", holders.len() as u64);
     let (mut made, mut resumed, mut failed) = (0usize, 0usize, 0usize);
     for (i, holder) in holders.iter().enumerate() {
         let out = card_file(dir, &holder.ssn);
@@ -64,17 +59,17 @@ pub fn run(client: &Client, csv: &Path, dir: &Path, region: Option<&str>, pin: &
         match personalize_one(client, holder, pin, &out) {
             Ok(_) => made += 1,
             Err(CliError::Unreachable(e)) => {
-                bar.abandon();
+                bar.finish();
                 return Err(CliError::Unreachable(e));
             }
             Err(e) => {
                 failed += 1;
-                bar.suspend(|| eprintln!("row {}: {e}", i + 2));
+                bar.note(&format!("row {}: {e}", i + 2));
             }
         }
         bar.inc(1);
     }
-    bar.finish_and_clear();
+    bar.finish();
     outln!("cards: {made}");
     outln!("resumed: {resumed}");
     outln!("failed: {failed}");

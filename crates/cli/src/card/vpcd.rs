@@ -5,7 +5,7 @@
 //! RESPONSE to fetch the data, `6C XX` when Le is wrong.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sscard_card::t0::T0;
@@ -74,8 +74,25 @@ pub fn serve(args: ServeArgs) -> CliResult {
     let addr = format!("{}:{}", args.host, args.port);
     let manner = if args.t0 { " (T=0)" } else { "" };
     outln!("serving: {}{manner} at {addr}", args.card.display());
+    // Until vpcd takes the card, say every few seconds what it waits for:
+    // without pcscd (and its vpcd driver) nothing would ever happen.
+    let connected = Arc::new(AtomicBool::new(false));
+    {
+        let (connected, stop, addr) = (Arc::clone(&connected), Arc::clone(&stop), addr.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            while !connected.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                eprintln!(
+                    "card: waiting for the vpcd driver at {addr}: is pcscd running, with \
+                     vsmartcard-vpcd installed (Debian: apt-get install pcscd vsmartcard-vpcd)?"
+                );
+                std::thread::sleep(std::time::Duration::from_secs(10));
+            }
+        });
+    }
     let on = addr.clone();
     sscard_card::vpcd::serve(&mut card, &addr, &stop, || {
+        connected.store(true, Ordering::Relaxed);
         eprintln!("card: in the reader at {on}");
     })
     .map_err(|e| CliError::Unreachable(format!("vpcd at {addr}: {e}")))

@@ -26,8 +26,9 @@ pub enum Sm2Command {
     Pub {
         #[arg(long, value_name = "KEY.pem")]
         key: PathBuf,
+        /// Where the public key goes (stdout when left out).
         #[arg(long, value_name = "PUB.pem")]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
     /// Sign a file; the signature is DER SEQUENCE{r,s} unless --raw (r‖s).
     Sign {
@@ -74,8 +75,9 @@ pub enum Sm2Command {
         format: Format,
         #[arg(long = "in", value_name = "FILE")]
         input: PathBuf,
+        /// Where the plaintext goes (stdout when left out).
         #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
 }
 
@@ -140,7 +142,13 @@ pub fn run(command: Sm2Command) -> CliResult {
             }
             Ok(())
         }
-        Sm2Command::Pub { key, out } => write_public(&out, &load_private(&key)?.public_key()),
+        Sm2Command::Pub { key, out } => {
+            let public = load_private(&key)?.public_key();
+            match out {
+                Some(out) => write_public(&out, &public),
+                None => write_output(None, public.to_spki_pem()?.as_bytes()),
+            }
+        }
         Sm2Command::Sign {
             key,
             id,
@@ -186,7 +194,10 @@ pub fn run(command: Sm2Command) -> CliResult {
         } => {
             let key = load_private(&key)?;
             let ciphertext = read_input(Some(&input))?;
-            write_output(Some(&out), &sm2::decrypt(&key, &ciphertext, format.into())?)
+            write_output(
+                out.as_deref(),
+                &sm2::decrypt(&key, &ciphertext, format.into())?,
+            )
         }
     }
 }

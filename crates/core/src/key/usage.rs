@@ -80,6 +80,22 @@ impl KeyUsage {
         Self::ALL.into_iter().find(|u| u.as_str() == name)
     }
 
+    /// Whether a key of this usage belongs to a region (行政区划) below the
+    /// ministry level: the card masters and the PSAM transport key, which
+    /// are diversified by region. Other keys (data, transit, signing, KEKs)
+    /// may name a region, and need none.
+    pub fn is_regional(self) -> bool {
+        matches!(
+            self,
+            Self::CardIauthMaster
+                | Self::CardEauthMaster
+                | Self::PinUnblockMaster
+                | Self::PinReloadMaster
+                | Self::CardMaintMaster
+                | Self::PsamTransport
+        )
+    }
+
     /// Whether a key of `algorithm` can serve this usage: card masters and
     /// transport keys are block-cipher keys, signing keys are SM2.
     pub fn admits(self, algorithm: KeyAlgorithm) -> bool {

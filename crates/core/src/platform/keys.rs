@@ -175,14 +175,21 @@ impl Platform {
                 .await);
         }
         let region = new.region.clone().unwrap_or_default();
-        let region_ok = match new.level {
-            KeyLevel::Ministry => region.is_empty() || is_region(&region),
-            KeyLevel::Province | KeyLevel::City => is_region(&region),
+        let needs_region = new.usage.is_regional() && new.level != KeyLevel::Ministry;
+        let region_ok = if region.is_empty() {
+            !needs_region
+        } else {
+            is_region(&region)
         };
         if !region_ok {
-            let e = Error::Invalid(
-                "--region must be a 6-digit region code (行政区划) below the ministry level".into(),
-            );
+            let e = Error::Invalid(if region.is_empty() {
+                format!(
+                    "a {} key below the ministry level belongs to a region: give --region, a 6-digit region code (行政区划)",
+                    new.usage.as_str()
+                )
+            } else {
+                "--region must be a 6-digit region code (行政区划)".into()
+            });
             return Err(self.refuse(refuse("bad region"), e).await);
         }
         let (activate, expire) = (new.activate_ms.max(0), new.expire_ms.max(0));
