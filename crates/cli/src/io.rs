@@ -210,9 +210,13 @@ pub fn parse_hex_opt(flag: &str, value: Option<&str>) -> CliResult<Option<Zeroiz
     value.map(|v| parse_hex(flag, v)).transpose()
 }
 
-/// Prints one hex line.
+/// Prints one hex line (with `--json`, as `{"hex": …}`).
 pub fn print_hex(bytes: &[u8]) {
-    outln!("{}", hex::encode(bytes));
+    if json_mode() {
+        outln!("hex: {}", hex::encode(bytes));
+    } else {
+        outln!("{}", hex::encode(bytes));
+    }
 }
 
 /// The progress of a long operation: a bar (indicatif) when stderr is a

@@ -592,3 +592,69 @@ proptest! {
         }
     }
 }
+
+/// Errors of the command's own side exit 2, not 3: a data directory that
+/// cannot be made, an address without a scheme.
+#[test]
+fn local_errors_are_input_errors() {
+    let d = scratch("local-errors");
+    fs::write(d.join("a-file"), b"not a directory").unwrap();
+    let line = fails(
+        sscard(&[
+            "init",
+            "--data",
+            &arg(&d, "a-file/data"),
+            "--shares",
+            "1",
+            "--threshold",
+            "1",
+            "--share-dir",
+            &arg(&d, "shares"),
+        ]),
+        2,
+    );
+    assert!(line.contains("--data"), "{line}");
+    let line = fails(sscard(&["operator", "list", "--addr", "127.0.0.1:8399"]), 2);
+    assert!(line.contains("needs a scheme"), "{line}");
+    // Nothing listens there: unreachable.
+    fails(
+        sscard(&["operator", "list", "--addr", "http://127.0.0.1:9"]),
+        3,
+    );
+}
+
+/// Every command that prints `key: value` lines prints them as one JSON
+/// object with `--json`: the same keys, and the values.
+#[test]
+fn json_output_is_the_same_as_the_lines() {
+    let d = scratch("json");
+    fs::write(d.join("doc"), b"abc").unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec!["gm", "kcv", "--key", "0123456789abcdeffedcba9876543210"],
+        vec!["gm", "sm3", &arg(&d, "doc")],
+        vec![
+            "init",
+            "--data",
+            &arg(&d, "data"),
+            "--shares",
+            "1",
+            "--threshold",
+            "1",
+            "--share-dir",
+            &arg(&d, "shares"),
+        ],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(String::from).collect())
+    .collect();
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut with_json = args.clone();
+        with_json.push("--json");
+        let text = String::from_utf8(ok(sscard(&with_json))).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?} --json: not JSON ({e}): {text}"));
+        assert!(value.is_object(), "{args:?}: {value}");
+        assert!(!value.as_object().unwrap().is_empty(), "{args:?}: {value}");
+    }
+}

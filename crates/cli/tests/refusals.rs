@@ -287,3 +287,78 @@ fn oversized_bodies_and_bad_query_strings_get_json_errors() {
         "{body}"
     );
 }
+
+/// Input refused before its operation is checked against the caller's role
+/// first, and audited under the operation's action; free text of a
+/// terminal is bounded and holds no control character.
+#[test]
+fn input_refused_before_its_operation_is_audited_after_the_role_check() {
+    let d = scratch("input-refusals");
+    let server = Server::dev(&d, &[]);
+    let (audit, security, system) = (
+        server.login("audit"),
+        server.login("security"),
+        server.login("system"),
+    );
+    let body = json!({"plaintext": "not hex"});
+    // The auditor has no role for it: forbidden, whatever the body.
+    let (status, answer) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/any/encrypt",
+        Some(&audit),
+        Some(body.clone()),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("forbidden_role")),
+        "{answer}"
+    );
+    // The security administrator learns what is wrong with the input.
+    let (status, answer) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/any/encrypt",
+        Some(&security),
+        Some(body),
+    );
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid")),
+        "{answer}"
+    );
+    let records = audit_records(&server);
+    assert!(records.iter().any(|r| r["action"] == "key.encrypt"
+        && r["actor"] == "secadmin"
+        && r["outcome"] == "refused"
+        && r["details"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("plaintext must be hex")));
+    // A terminal's institution of a million characters, or with an escape
+    // sequence, is refused (and audited); nothing of it is stored.
+    for institution in ["x".repeat(1_000_000), "Clinic\u{1b}[2J".to_string()] {
+        let (status, answer) = call(
+            &server.addr,
+            "POST",
+            "/v1/terminals",
+            Some(&system),
+            Some(json!({"terminal_no": "330300000099", "serial": "S", "institution": institution})),
+        );
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("invalid")),
+            "{answer}"
+        );
+        assert!(answer["message"].as_str().unwrap().len() < 300);
+    }
+    let records = audit_records(&server);
+    let refused: Vec<_> = records
+        .iter()
+        .filter(|r| r["action"] == "terminal.register" && r["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 2);
+    assert!(refused.iter().all(|r| r.to_string().len() < 2_000));
+    let (_, listed) = call(&server.addr, "GET", "/v1/terminals", Some(&system), None);
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+}

@@ -340,3 +340,85 @@ impl From<ChainBreak> for Error {
         Error::Integrity(b.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `n` records ending with a checkpoint over the last, as an
+    /// export ends, as its JSON lines.
+    fn signed_export(key: &Sm2PrivateKey, n: i64) -> Vec<AuditRecord> {
+        let mut records: Vec<AuditRecord> = Vec::new();
+        let mut prev = GENESIS.to_string();
+        for seq in 1..=n {
+            let entry = AuditEntry::ok("tester", "test.write", &format!("item-{seq}"));
+            let record = entry.into_record(seq, 1_000 + seq, &prev);
+            prev = record.hash.clone();
+            records.push(record);
+        }
+        let last = records.last().unwrap().clone();
+        let checkpoint = checkpoint_entry(key, last.seq, &last.hash)
+            .unwrap()
+            .into_record(n + 1, 9_999, &prev);
+        records.push(checkpoint);
+        records
+    }
+
+    fn text(records: &[AuditRecord]) -> String {
+        records.iter().map(|r| r.to_line() + "\n").collect()
+    }
+
+    /// Records rewritten from `from` on, each hashed and linked again.
+    fn rechained(mut records: Vec<AuditRecord>, from: usize) -> Vec<AuditRecord> {
+        for i in from..records.len() {
+            let prev = if i == 0 {
+                GENESIS.to_string()
+            } else {
+                records[i - 1].hash.clone()
+            };
+            records[i].prev_hash = prev;
+            records[i].hash = records[i].compute_hash();
+        }
+        records
+    }
+
+    #[test]
+    fn an_export_ends_signed_and_its_end_cannot_be_cut_or_rewritten() {
+        let key = Sm2PrivateKey::generate().unwrap();
+        let public = key.public_key();
+        let export = signed_export(&key, 5);
+        assert_eq!(
+            verify_export(&text(&export), Some(&public)).unwrap(),
+            (6, 1)
+        );
+        // Cut off the end: the chain holds, but its end is not signed.
+        let cut = &export[..export.len() - 1];
+        assert!(verify_export(&text(cut), None).is_ok());
+        let e = verify_export(&text(cut), Some(&public)).unwrap_err();
+        assert!(
+            e.reason.contains("does not end with a signed checkpoint"),
+            "{e}"
+        );
+        // Rewrite a record and chain everything after it again: the
+        // checkpoint's signature no longer names the chain's hash.
+        let mut rewritten = export.clone();
+        rewritten[3].target = "something else".into();
+        let rewritten = rechained(rewritten, 3);
+        assert!(verify_export(&text(&rewritten), None).is_ok());
+        let e = verify_export(&text(&rewritten), Some(&public)).unwrap_err();
+        assert!(e.reason.contains("checkpoint"), "{e}");
+        // A record added after the final checkpoint is not covered.
+        let mut added = export.clone();
+        let extra = AuditEntry::ok("tester", "test.write", "late").into_record(
+            7,
+            10_000,
+            &export.last().unwrap().hash,
+        );
+        added.push(extra);
+        let e = verify_export(&text(&added), Some(&public)).unwrap_err();
+        assert!(
+            e.reason.contains("does not end with a signed checkpoint"),
+            "{e}"
+        );
+    }
+}
