@@ -658,3 +658,50 @@ fn json_output_is_the_same_as_the_lines() {
         assert!(!value.as_object().unwrap().is_empty(), "{args:?}: {value}");
     }
 }
+
+/// Without pcscd's vpcd driver to take it, `card serve-vpcd` says what it
+/// waits for instead of waiting in silence.
+#[test]
+fn serve_vpcd_says_what_it_waits_for() {
+    use std::io::Read;
+    let d = scratch("vpcd-waiting");
+    let path = d.join("blank.json");
+    sscard_card::VirtualCard::blank(sscard_card::profile::CardAlgorithm::Sm4, "330300", None)
+        .unwrap()
+        .save_to(&path)
+        .unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args([
+            "card",
+            "serve-vpcd",
+            "--card",
+            path.to_str().unwrap(),
+            "--port",
+            &port,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut said = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(
+        said.contains("waiting for the vpcd driver") && said.contains("pcscd"),
+        "{said}"
+    );
+}

@@ -330,6 +330,15 @@ fn five_wrong_passwords_lock_the_account() {
         (423, Some("locked")),
         "{body}"
     );
+    // Until when, as a UTC time a person reads: 15 minutes from now.
+    let message = body["message"].as_str().unwrap();
+    let until = message
+        .split_whitespace()
+        .find(|w| w.ends_with('Z') && w.contains('T'))
+        .unwrap_or_else(|| panic!("no time in {message:?}"));
+    let until_ms = sscard_core::clock::parse_time(until).unwrap();
+    let in_15 = sscard_core::now_ms() + 15 * 60 * 1000;
+    assert!((until_ms - in_15).abs() < 60_000, "{message}");
 }
 
 #[test]
@@ -834,8 +843,9 @@ fn tls_from_certificate_files_and_plain_http_only_on_loopback() {
         format!("{password}\n").as_bytes(),
     ));
     assert!(token.starts_with("sst_"));
-    // Without the CA the certificate is not trusted; plain HTTP gets no answer.
-    fails(
+    // Without the CA the certificate is not trusted, and the error says
+    // what to do; plain HTTP gets no answer.
+    let line = fails(
         common::sscard_stdin(
             &[
                 "login",
@@ -848,6 +858,57 @@ fn tls_from_certificate_files_and_plain_http_only_on_loopback() {
             b"x\n",
         ),
         3,
+    );
+    assert!(line.contains("--cacert"), "{line}");
+    // A self-signed certificate (a CA's) as the server's own: the error
+    // says so and what the server needs instead.
+    let (self_key, self_pem) = (arg(&d, "self.key"), arg(&d, "self.pem"));
+    let mut selfsigned = vec!["req", "-x509"];
+    selfsigned.extend(ec);
+    selfsigned.extend([
+        "-keyout",
+        &self_key,
+        "-out",
+        &self_pem,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ]);
+    ok(common::openssl(&selfsigned));
+    let own = Server::with_args(
+        &d.join("data-self"),
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &self_pem,
+            "--tls-key",
+            &self_key,
+        ],
+    );
+    let line = fails(
+        common::sscard_stdin(
+            &[
+                "login",
+                "--addr",
+                &own.addr,
+                "--cacert",
+                &self_pem,
+                "--user",
+                &user,
+                "--password-stdin",
+            ],
+            b"x\n",
+        ),
+        3,
+    );
+    assert!(
+        line.contains("CA certificate as its own") && line.contains("--cacert"),
+        "{line}"
     );
     let plain = server.addr.replace("https://", "http://");
     fails(

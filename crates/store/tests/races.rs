@@ -972,32 +972,41 @@ async fn card_issued_twice_at_once(f: Fixture) {
     }
 }
 
-/// Two initializations of one store at once: one root key.
+/// Two initializations of one store at once: one wins, and its root key
+/// is the platform's.
 async fn init_races_init(f: Fixture) {
-    let store = f.dyn_store();
-    let (s1, s2) = (Arc::clone(&store), Arc::clone(&store));
-    let (x, y) =
-        at_once(
-            0,
-            async move {
-                Platform::initialize(s1.as_ref(), &InitOptions::standard(1, 1).unwrap()).await
-            },
-            async move {
-                Platform::initialize(s2.as_ref(), &InitOptions::standard(1, 1).unwrap()).await
-            },
+    let options = InitOptions {
+        password_iterations: TEST_PASSWORD_ITERATIONS,
+        ..InitOptions::standard(1, 1).unwrap()
+    };
+    for round in 0..ROUNDS {
+        let fixture = f.another().await;
+        let store = fixture.dyn_store();
+        let (s1, s2) = (Arc::clone(&store), Arc::clone(&store));
+        let (o1, o2) = (options.clone(), options.clone());
+        let (x, y) = at_once(
+            round,
+            async move { Platform::initialize(s1.as_ref(), &o1).await },
+            async move { Platform::initialize(s2.as_ref(), &o2).await },
         )
         .await;
-    let (won, lost) = match (x, y) {
-        (Ok(out), Err(e)) | (Err(e), Ok(out)) => (out, e),
-        (x, y) => panic!("{:?} {:?}", x.is_ok(), y.is_ok()),
-    };
-    assert!(matches!(lost, Error::AlreadyInitialized), "{lost:?}");
-    // The winner's share opens the platform.
-    let platform = Platform::new(store);
-    platform
-        .unseal(won.shares[0].to_json().unwrap().as_bytes())
-        .await
-        .unwrap();
+        let (won, lost) = match (x, y) {
+            (Ok(out), Err(e)) | (Err(e), Ok(out)) => (out, e),
+            (x, y) => panic!("round {round}: {:?} {:?}", x.is_ok(), y.is_ok()),
+        };
+        assert!(
+            matches!(lost, Error::AlreadyInitialized),
+            "round {round}: {lost:?}"
+        );
+        // The winner's share opens the platform.
+        let platform = Platform::new(store);
+        platform
+            .unseal(won.shares[0].to_json().unwrap().as_bytes())
+            .await
+            .unwrap();
+        drop(platform);
+        fixture.store.close().await;
+    }
 }
 
 suite_threaded!(

@@ -82,6 +82,14 @@ pub async fn postgres() -> Option<Fixture> {
 }
 
 impl Fixture {
+    /// A fresh store of the same backend as this one.
+    pub async fn another(&self) -> Fixture {
+        match self.place {
+            Place::Dir(_) => sqlite().await,
+            Place::Schema(_) => postgres().await.expect("PostgreSQL answered a moment ago"),
+        }
+    }
+
     pub fn dyn_store(&self) -> Arc<dyn Store> {
         Arc::new(self.store.clone())
     }
