@@ -192,6 +192,16 @@ pub enum Write {
     },
 }
 
+impl Write {
+    /// The update of a terminal from its record as read to `after`.
+    pub fn update_terminal(before: TerminalRecord, after: TerminalRecord) -> Self {
+        Self::UpdateTerminal {
+            expect: Box::new(before),
+            set: Box::new(after),
+        }
+    }
+}
+
 /// A column of an operator's row with a value, in an
 /// [`Write::UpdateOperator`].
 #[derive(Clone, PartialEq, Eq)]

@@ -44,6 +44,28 @@ struct World {
     second: Session,
 }
 
+impl World {
+    /// Both nodes, each with one of the two security administrators.
+    fn two_officers(&self) -> (Arc<Platform>, Arc<Platform>, Session, Session) {
+        (
+            Arc::clone(&self.a),
+            Arc::clone(&self.b),
+            self.first.clone(),
+            self.second.clone(),
+        )
+    }
+
+    /// Both nodes, each with the system administrator.
+    fn two_systems(&self) -> (Arc<Platform>, Arc<Platform>, Session, Session) {
+        (
+            Arc::clone(&self.a),
+            Arc::clone(&self.b),
+            self.system.clone(),
+            self.system.clone(),
+        )
+    }
+}
+
 async fn world(f: &Fixture) -> World {
     let mut options = InitOptions::standard(1, 1).unwrap();
     options.operators.push(NewOperator {
@@ -291,12 +313,7 @@ async fn grant_races_grant(f: Fixture) {
     for round in 0..ROUNDS {
         let user = format!("twice{round}");
         w.a.add_operator(&w.system, &user).await.unwrap();
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (u1, u2) = (user.clone(), user.clone());
         let (audit, system) = at_once(
             round,
@@ -335,12 +352,7 @@ async fn approve_races_deny(f: Fixture) {
             w.a.import_key(&w.first, &new_key(&name, KeyUsage::Encrypt, false), &parts)
                 .await
                 .unwrap();
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (i1, i2) = (pending.approval.clone(), pending.approval.clone());
         let (approved, denied) = at_once(
             round,
@@ -469,12 +481,7 @@ async fn encrypt_races_suspend(f: Fixture) {
         .unwrap();
     for round in 0..ROUNDS {
         let from = head(&w.store).await;
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (encrypted, suspended) = at_once(
             round,
             async move { a.encrypt(&first, "fragile", b"data").await },
@@ -517,12 +524,7 @@ async fn decrypt_races_min_version(f: Fixture) {
         let old = w.a.encrypt(&w.first, &name, b"old").await.unwrap();
         w.a.rotate_key(&w.first, &name).await.unwrap();
         let from = head(&w.store).await;
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (n1, n2) = (name.clone(), name.clone());
         let (decrypted, raised) = at_once(
             round,
@@ -558,12 +560,7 @@ async fn rotations_at_once_make_two_versions(f: Fixture) {
         .await
         .unwrap();
     for round in 0..ROUNDS {
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (x, y) = at_once(
             round,
             async move { a.rotate_key(&first, "spinning").await },
@@ -592,12 +589,7 @@ async fn transition_races_transition(f: Fixture) {
         w.a.create_key(&w.first, &new_key(&name, KeyUsage::Encrypt, false))
             .await
             .unwrap();
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (n1, n2) = (name.clone(), name.clone());
         let (suspend, deactivate) = at_once(
             round,
@@ -649,12 +641,7 @@ async fn suspend_races_revoke(f: Fixture) {
         let no = format!("3303000{round:05}");
         register(&w, &no).await;
         w.a.key_terminal(&w.system, &no).await.unwrap();
-        let (a, b, s1, s2) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.system.clone(),
-            w.system.clone(),
-        );
+        let (a, b, s1, s2) = w.two_systems();
         let (n1, n2) = (no.clone(), no.clone());
         let (suspended, revoked) = at_once(
             round,
@@ -676,12 +663,7 @@ async fn keying_races_revoke(f: Fixture) {
     for round in 0..ROUNDS {
         let no = format!("3303001{round:05}");
         register(&w, &no).await;
-        let (a, b, s1, s2) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.system.clone(),
-            w.system.clone(),
-        );
+        let (a, b, s1, s2) = w.two_systems();
         let (n1, n2) = (no.clone(), no.clone());
         let (_keyed, revoked) = at_once(
             round,
@@ -732,12 +714,7 @@ async fn blacklist_add_races_publish(f: Fixture) {
     for round in 0..ROUNDS {
         let card = format!("{:032X}", 0x3303_0000_u128 + round as u128);
         let from = head(&w.store).await;
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (added, published) = at_once(
             round,
             async move { a.blacklist_add(&first, &card, "lost").await },
@@ -771,12 +748,7 @@ async fn blacklist_remove_races_remove(f: Fixture) {
     for round in 0..ROUNDS {
         let card = format!("{:032X}", 0x3304_0000_u128 + round as u128);
         w.a.blacklist_add(&w.first, &card, "lost").await.unwrap();
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (c1, c2) = (card.clone(), card.clone());
         let (x, y) = at_once(
             round,
@@ -799,12 +771,7 @@ async fn rules_set_at_once_both_stay(f: Fixture) {
             window_s: 60,
             suspend: false,
         };
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (r1, r2) = (rule("tamper"), rule("pin-blocked"));
         let (x, y) = at_once(
             round,
@@ -830,12 +797,7 @@ async fn rules_set_at_once_both_stay(f: Fixture) {
 async fn software_allowed_at_once_both_stay(f: Fixture) {
     let w = world(&f).await;
     for round in 0..ROUNDS {
-        let (a, b, s1, s2) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.system.clone(),
-            w.system.clone(),
-        );
+        let (a, b, s1, s2) = w.two_systems();
         let (v1, v2) = (format!("1.{round}.a"), format!("1.{round}.b"));
         let (x, y) = at_once(
             round,
@@ -908,12 +870,7 @@ async fn events_at_once_raise_one_alert(f: Fixture) {
             .filter(|a| a.subject == format!("card {card}"))
             .collect();
         assert_eq!(open.len(), 1, "round {round}");
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (i1, i2) = (open[0].id.clone(), open[0].id.clone());
         let (x, y) = at_once(
             round,
@@ -948,12 +905,7 @@ async fn card_issued_twice_at_once(f: Fixture) {
             .await
             .unwrap();
         let from = head(&w.store).await;
-        let (a, b, first, second) = (
-            Arc::clone(&w.a),
-            Arc::clone(&w.b),
-            w.first.clone(),
-            w.second.clone(),
-        );
+        let (a, b, first, second) = w.two_officers();
         let (c1, c2) = (card_id.clone(), card_id.clone());
         let (x, y) = at_once(
             round,

@@ -129,17 +129,7 @@ impl Platform {
             };
             return Err(self.refuse_unauthenticated(entry, source, e).await);
         }
-        let right = match checked {
-            Some((blob, verdict)) if *blob == op.password => *verdict,
-            _ => {
-                let hash = self
-                    .open_secret(&Operator::password_aad(&op.name), &op.password)
-                    .await?;
-                let verdict = password::verify(secret, &hash)?;
-                *checked = Some((op.password.clone(), verdict));
-                verdict
-            }
-        };
+        let right = self.password_verdict(&op, secret, checked).await?;
         // What the outcome is decided on.
         let expect = vec![
             OperatorField::Password(op.password.clone()),
@@ -200,6 +190,28 @@ impl Platform {
         self.commit(vec![write, Write::PutToken(row)], entry)
             .await?;
         Ok(outcome)
+    }
+
+    /// Whether `secret` is `op`'s password. The verdict is kept with the
+    /// sealed hash it was reached on, so that a decision made again over
+    /// the same hash (after a stale commit) spends no second derivation.
+    async fn password_verdict(
+        &self,
+        op: &Operator,
+        secret: &str,
+        checked: &mut Option<(Vec<u8>, bool)>,
+    ) -> Result<bool> {
+        if let Some((blob, verdict)) = checked {
+            if *blob == op.password {
+                return Ok(*verdict);
+            }
+        }
+        let hash = self
+            .open_secret(&Operator::password_aad(&op.name), &op.password)
+            .await?;
+        let verdict = password::verify(secret, &hash)?;
+        *checked = Some((op.password.clone(), verdict));
+        Ok(verdict)
     }
 
     /// The session of a bearer token, or `Unauthenticated`. A refused token
@@ -295,17 +307,7 @@ impl Platform {
             .get_operator(&session.operator)
             .await?
             .ok_or_else(|| Error::NotFound(who.clone()))?;
-        let right = match checked {
-            Some((blob, verdict)) if *blob == op.password => *verdict,
-            _ => {
-                let hash = self
-                    .open_secret(&Operator::password_aad(&op.name), &op.password)
-                    .await?;
-                let verdict = password::verify(old, &hash)?;
-                *checked = Some((op.password.clone(), verdict));
-                verdict
-            }
-        };
+        let right = self.password_verdict(&op, old, checked).await?;
         if !right {
             let entry = AuditEntry::refused(&who, "auth.password", &who, "wrong current password");
             return Err(self.refuse(entry, Error::BadCredentials).await);

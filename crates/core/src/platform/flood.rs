@@ -85,14 +85,7 @@ impl Refusals {
         let Ok(mut windows) = self.windows.lock() else {
             return Verdict::Write(None);
         };
-        let key = if windows.len() >= MAX_SOURCES && !windows.contains_key(&key) {
-            Key {
-                source: "*".into(),
-                ..key
-            }
-        } else {
-            key
-        };
+        let key = capped(&windows, key);
         match windows.get_mut(&key) {
             Some(w) if now - w.started_ms < WINDOW_MS => {
                 w.repeats += 1;
@@ -139,6 +132,18 @@ impl Refusals {
             }
         });
         due
+    }
+}
+
+/// `key`, or past [`MAX_SOURCES`] windows the same key for every source.
+fn capped(windows: &HashMap<Key, Window>, key: Key) -> Key {
+    if windows.len() >= MAX_SOURCES && !windows.contains_key(&key) {
+        Key {
+            source: "*".into(),
+            ..key
+        }
+    } else {
+        key
     }
 }
 
@@ -205,16 +210,8 @@ impl Platform {
             reason: reason.into(),
             source: source.as_str().into(),
         };
-        let key = if windows.len() >= MAX_SOURCES && !windows.contains_key(&key) {
-            Key {
-                source: "*".into(),
-                ..key
-            }
-        } else {
-            key
-        };
         windows
-            .get(&key)
+            .get(&capped(&windows, key))
             .is_none_or(|w| now_ms() - w.started_ms >= WINDOW_MS)
     }
 

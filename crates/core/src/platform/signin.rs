@@ -269,14 +269,8 @@ impl Platform {
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.key", no)
             .with("key_version", key_version.to_string())
             .with("kcv", kcv.clone());
-        self.commit(
-            vec![Write::UpdateTerminal {
-                expect: Box::new(before),
-                set: Box::new(t),
-            }],
-            entry,
-        )
-        .await?;
+        self.commit(vec![Write::update_terminal(before, t)], entry)
+            .await?;
         Ok(TerminalKeying {
             key: Zeroizing::new(hex::encode_upper(tmk.as_bytes())),
             kcv,

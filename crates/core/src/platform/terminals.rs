@@ -182,14 +182,8 @@ impl Platform {
             .with("to", state);
         t.state = state.into();
         t.state_ms = now_ms();
-        self.commit(
-            vec![Write::UpdateTerminal {
-                expect: Box::new(before),
-                set: Box::new(t.clone()),
-            }],
-            entry,
-        )
-        .await?;
+        self.commit(vec![Write::update_terminal(before, t.clone())], entry)
+            .await?;
         Ok(t)
     }
 
@@ -379,14 +373,8 @@ impl Platform {
         let entry = AuditEntry::ok(session.operator.as_str(), "terminal.enroll", no)
             .with("certificate", t.cert_serial.clone())
             .with("subject", subject);
-        self.commit(
-            vec![Write::UpdateTerminal {
-                expect: Box::new(before),
-                set: Box::new(t.clone()),
-            }],
-            entry,
-        )
-        .await?;
+        self.commit(vec![Write::update_terminal(before, t.clone())], entry)
+            .await?;
         Ok(Enrollment {
             certificate: x509::to_pem("CERTIFICATE", &der)?,
             ca_certificate: ca,
