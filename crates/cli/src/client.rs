@@ -45,6 +45,27 @@ impl Client {
                 "the address {addr:?} needs a scheme: http://host:port or https://host:port"
             )));
         }
+        // A token goes over plain HTTP only to this machine, as the server
+        // serves plain HTTP only on loopback.
+        if connection.token.is_some() {
+            if let Some(rest) = addr.strip_prefix("http://") {
+                let host = rest.split(['/', '?']).next().unwrap_or_default();
+                let host = host
+                    .rsplit_once(':')
+                    .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+                    .map_or(host, |(h, _)| h)
+                    .trim_matches(['[', ']']);
+                let loopback = host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if !loopback {
+                    return Err(CliError::input(format!(
+                        "a token is not sent in clear to {host}: use https:// (and --cacert)"
+                    )));
+                }
+            }
+        }
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(120)));

@@ -67,9 +67,9 @@ pub fn out_json(value: &serde_json::Value) {
 }
 
 /// In JSON mode, prints the `key: value` lines the command printed as one
-/// JSON object (a key given more than once holds an array of its values;
-/// numbers and `true`/`false` as such), unless the command printed its JSON
-/// itself. Called once when a command succeeds.
+/// JSON object of strings (a key given more than once holds an array of its
+/// values), unless the command printed its JSON itself. Called once when a
+/// command ends, refused or not.
 pub fn finish() {
     use serde_json::{Map, Value};
     if !json_mode() || PRINTED_JSON.load(std::sync::atomic::Ordering::Relaxed) {
@@ -79,14 +79,9 @@ pub fn finish() {
         Ok(mut c) => std::mem::take(&mut *c),
         Err(_) => return,
     };
-    let typed = |v: String| match v.as_str() {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => match v.parse::<i64>() {
-            Ok(n) if n.to_string() == v => Value::from(n),
-            _ => Value::String(v),
-        },
-    };
+    // Every value stays the text it was: a social security number or a
+    // region code of digits is no number.
+    let typed = Value::String;
     let mut counts = std::collections::BTreeMap::new();
     for (k, _) in &collected {
         *counts.entry(k.clone()).or_insert(0usize) += 1;
@@ -131,6 +126,18 @@ pub fn read_file(path: &Path) -> CliResult<Vec<u8>> {
 pub fn write_output(path: Option<&Path>, data: &[u8]) -> CliResult {
     match path {
         Some(p) if p != Path::new("-") => write_file(p, data, FileMode::Public),
+        // With --json the data is a field of the object: text as it is,
+        // anything else in hex.
+        _ if json_mode() => {
+            let field = match std::str::from_utf8(data) {
+                Ok(text) => ("data", text.trim_end_matches('\n').to_string()),
+                Err(_) => ("hex", hex::encode(data)),
+            };
+            if let Ok(mut collected) = COLLECTED.lock() {
+                collected.push((field.0.to_string(), field.1));
+            }
+            Ok(())
+        }
         _ => {
             let mut out = std::io::stdout().lock();
             out.write_all(data)

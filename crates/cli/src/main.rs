@@ -122,6 +122,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // What the command printed before it was refused (a broken
+            // audit chain's first bad record, say) is printed with --json too.
+            io::finish();
             eprintln!("sscard: {e}");
             e.exit_code()
         }

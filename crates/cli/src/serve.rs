@@ -137,6 +137,9 @@ async fn shutdown_signal() {
 
 /// In dev mode: init with one share on first start, then unseal with it.
 async fn dev_prepare(platform: &Platform, dir: &Path) -> CliResult {
+    // With --database the data directory holds only the dev files.
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::input(format!("--data {}: {e}", dir.display())))?;
     let share_path = dir.join(DEV_SHARE);
     if !platform.health().await?.initialized {
         let op = |label: &str, name: &str, role| -> CliResult<NewOperator> {

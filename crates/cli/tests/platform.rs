@@ -285,8 +285,9 @@ fn bad_requests_get_a_clear_4xx_with_a_code() {
     );
     assert!(text.contains("hmac-sm3:"));
     assert!(!text.contains("\"wrong\""));
-    // Each refusal left its record: malformed bodies and a missing token as
-    // rejected requests, the forged token as a refused token (by its HMAC).
+    // Each refusal left its record: malformed bodies, a missing token and a
+    // missing route as refused requests (under the caller when a token
+    // named one), the forged token as a refused token (by its HMAC).
     let records = page["records"].as_array().unwrap();
     let count = |action: &str| {
         records
@@ -294,7 +295,11 @@ fn bad_requests_get_a_clear_4xx_with_a_code() {
             .filter(|r| r["action"] == action && r["outcome"] == "refused")
             .count()
     };
-    assert_eq!(count("request.rejected"), 3, "{text}");
+    assert_eq!(count("request.refused"), 4, "{text}");
+    assert!(records.iter().any(|r| r["action"] == "request.refused"
+        && r["actor"] == "sysadmin"
+        && r["target"] == "POST /v1/operators"
+        && r["details"]["reason"] == "malformed_json"));
     assert_eq!(count("auth.token"), 1);
     assert!(!text.contains("sst_forged"));
     assert_eq!(count("auth.login"), 2);
@@ -491,9 +496,28 @@ fn init_unseal_one_time_passwords_and_foreign_shares_through_the_commands() {
     );
     assert!(line.contains("share 2 was given already"), "{line}");
     // The progress can be reset; then the custodians start again.
-    assert!(
-        ok_text(common::sscard(&["unseal", "--addr", &addr, "--reset"])).contains("unseal: 0/2")
+    // Only with a share of this platform (a custodian's): one of another
+    // platform does not reset.
+    fails(
+        common::sscard(&[
+            "unseal",
+            "--addr",
+            &addr,
+            "--reset",
+            "--share-file",
+            &arg(&d, "other-shares/share-1"),
+        ]),
+        1,
     );
+    assert!(ok_text(common::sscard(&[
+        "unseal",
+        "--addr",
+        &addr,
+        "--reset",
+        "--share-file",
+        &arg(&d, "shares/share-1")
+    ]))
+    .contains("unseal: 0/2"));
     assert!(ok_text(common::sscard(&[
         "unseal",
         "--addr",

@@ -350,6 +350,10 @@ fn a_terminal_from_registration_to_a_blacklisted_card_refused() {
         1,
     );
     assert!(line.contains("the platform gave at sign-in"), "{line}");
+    // Nor is a card read without the cache (or with one older than the
+    // version this terminal knows is published).
+    let line = fails(common::sscard(&read), 1);
+    assert!(line.contains("sync the blacklist"), "{line}");
     let synced = ok_text(common::sscard(&[
         "terminal",
         "sync-blacklist",

@@ -15,6 +15,10 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The action name of a checkpoint record.
 pub const CHECKPOINT: &str = "audit.checkpoint";
 
+/// The action of an export's own record, which the checkpoint that ends
+/// the export signs.
+pub const EXPORT: &str = "audit.export";
+
 /// A record as stored and exported (one JSON object per line, fields in this order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +176,7 @@ pub struct ChainVerifier<'k> {
     hashes: BTreeMap<i64, String>,
     checkpoints: u64,
     last_covers_all: bool,
+    previous_action: String,
 }
 
 impl<'k> ChainVerifier<'k> {
@@ -184,6 +189,7 @@ impl<'k> ChainVerifier<'k> {
             hashes: BTreeMap::new(),
             checkpoints: 0,
             last_covers_all: false,
+            previous_action: String::new(),
         }
     }
 
@@ -230,15 +236,19 @@ impl<'k> ChainVerifier<'k> {
         self.expected_seq += 1;
         self.last_covers_all = record.action == CHECKPOINT
             && self.key.is_some()
+            && self.previous_action == EXPORT
             && record.details.get("through_seq").map(String::as_str)
                 == Some((record.seq - 1).to_string().as_str());
+        self.previous_action = record.action.clone();
         Ok(())
     }
 
     /// Checks the end of an export: with a key, its last record must be a
-    /// signed checkpoint over the record just before it (an export ends
-    /// with one made at export time), so that no record can be cut off the
-    /// end or rewritten and re-chained after the last signature.
+    /// signed checkpoint over the record just before it, and that record
+    /// the export's own (`audit.export`): an export ends so, made at export
+    /// time, and no record can be cut off its end (not even at an earlier
+    /// periodic checkpoint) or rewritten and re-chained after its last
+    /// signature.
     pub fn finish_export(&self) -> Result<(), ChainBreak> {
         if self.count() == 0 {
             return Err(self.fail(None, "the export holds no record"));
@@ -247,7 +257,7 @@ impl<'k> ChainVerifier<'k> {
             return Err(ChainBreak {
                 seq: self.expected_seq - 1,
                 line: None,
-                reason: "the export does not end with a signed checkpoint over its last record \
+                reason: "the export does not end with a signed checkpoint over its own record \
                          (records were cut off the end, or added after the last signature)"
                     .into(),
             });
@@ -329,6 +339,9 @@ pub fn verify_export(text: &str, key: Option<&Sm2PublicKey>) -> Result<(i64, u64
         }
         verifier.push(&record, Some(line_no))?;
     }
+    if verifier.count() == 0 {
+        return Err(verifier.fail(None, "the export holds no record"));
+    }
     if key.is_some() {
         verifier.finish_export()?;
     }
@@ -347,20 +360,36 @@ mod tests {
 
     /// A chain of `n` records ending with a checkpoint over the last, as an
     /// export ends, as its JSON lines.
+    /// `n` records with a periodic checkpoint after the second, then the
+    /// export's own record and the checkpoint over it, as an export ends.
     fn signed_export(key: &Sm2PrivateKey, n: i64) -> Vec<AuditRecord> {
         let mut records: Vec<AuditRecord> = Vec::new();
         let mut prev = GENESIS.to_string();
-        for seq in 1..=n {
-            let entry = AuditEntry::ok("tester", "test.write", &format!("item-{seq}"));
+        let mut push = |entry: AuditEntry, records: &mut Vec<AuditRecord>| {
+            let seq = records.len() as i64 + 1;
             let record = entry.into_record(seq, 1_000 + seq, &prev);
             prev = record.hash.clone();
             records.push(record);
+        };
+        for i in 1..=n {
+            push(
+                AuditEntry::ok("tester", "test.write", &format!("item-{i}")),
+                &mut records,
+            );
+            if i == 2 {
+                let last = records.last().unwrap().clone();
+                push(
+                    checkpoint_entry(key, last.seq, &last.hash).unwrap(),
+                    &mut records,
+                );
+            }
         }
+        push(AuditEntry::ok("auditor", EXPORT, "audit"), &mut records);
         let last = records.last().unwrap().clone();
-        let checkpoint = checkpoint_entry(key, last.seq, &last.hash)
-            .unwrap()
-            .into_record(n + 1, 9_999, &prev);
-        records.push(checkpoint);
+        push(
+            checkpoint_entry(key, last.seq, &last.hash).unwrap(),
+            &mut records,
+        );
         records
     }
 
@@ -389,7 +418,16 @@ mod tests {
         let export = signed_export(&key, 5);
         assert_eq!(
             verify_export(&text(&export), Some(&public)).unwrap(),
-            (6, 1)
+            (8, 2)
+        );
+        // Cut at the earlier, periodic checkpoint: every record checks, but
+        // that end is not the export's.
+        let at_periodic = &export[..3];
+        assert_eq!(at_periodic[2].action, CHECKPOINT);
+        let e = verify_export(&text(at_periodic), Some(&public)).unwrap_err();
+        assert!(
+            e.reason.contains("does not end with a signed checkpoint"),
+            "{e}"
         );
         // Cut off the end: the chain holds, but its end is not signed.
         let cut = &export[..export.len() - 1];
@@ -410,7 +448,7 @@ mod tests {
         // A record added after the final checkpoint is not covered.
         let mut added = export.clone();
         let extra = AuditEntry::ok("tester", "test.write", "late").into_record(
-            7,
+            export.len() as i64 + 1,
             10_000,
             &export.last().unwrap().hash,
         );

@@ -73,6 +73,10 @@ pub enum Write {
         /// What changes.
         set: Vec<OperatorField>,
     },
+    /// Disables an operator unless it is the last enabled holder of its
+    /// role (fails with `Stale` then, or if the operator is gone): no duty
+    /// of the three is ever left to nobody.
+    DisableOperator(OperatorName),
     /// Stores a token hash.
     PutToken(TokenRow),
     /// Removes every token of an operator.
@@ -108,12 +112,15 @@ pub enum Write {
         set: Box<TerminalRecord>,
     },
     /// Stores a sign-in challenge, unless the terminal already has
-    /// `max_live` unexpired ones (then fails with `TooManyRequests`).
+    /// `max_live` unexpired ones asked from `source` (then fails with
+    /// `TooManyRequests`).
     PutNonce {
         /// The challenge, hex.
         nonce: String,
         /// For this terminal.
         terminal_no: String,
+        /// The address it was asked from.
+        source: String,
         /// Until.
         expires_ms: i64,
         /// Now, for counting the live challenges.
@@ -372,9 +379,9 @@ pub trait Store: Send + Sync + 'static {
     /// A sign-in challenge: (terminal, expiry).
     async fn get_nonce(&self, nonce: &str) -> Result<Option<(String, i64)>>;
 
-    /// How many of a terminal's sign-in challenges are still unspent and
-    /// unexpired at `now_ms`.
-    async fn count_live_nonces(&self, terminal_no: &str, now_ms: i64) -> Result<i64>;
+    /// How many of a terminal's sign-in challenges asked from `source` are
+    /// still unspent and unexpired at `now_ms`.
+    async fn count_live_nonces(&self, terminal_no: &str, source: &str, now_ms: i64) -> Result<i64>;
 
     /// A terminal session by token hash.
     async fn get_terminal_session(&self, hash: &str) -> Result<Option<TerminalSessionRecord>>;

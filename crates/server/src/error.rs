@@ -16,7 +16,7 @@ pub struct ErrorBody {
     /// `bad_credentials` (401); `forbidden_role`, `refused`, `disabled`,
     /// `password_change_required`, `self_approval`, `not_exportable`,
     /// `mac_mismatch`, `signature_invalid`, `bad_share`, `weak_key` (403); `not_found`
-    /// (404); `conflict`, `already_initialized`, `not_initialized`,
+    /// (404); `method_not_allowed` (405); `conflict`, `already_initialized`, `not_initialized`,
     /// `key_state`, `key_version_retired`, `approval_closed`,
     /// `duplicate_share` (409); `too_large` (413); `sealed`, `locked` (423);
     /// `too_many_requests` (429); `internal` (500).
@@ -57,11 +57,23 @@ impl IntoResponse for ApiError {
         } else {
             self.0.to_string()
         };
-        (status, Json(ErrorBody { code, message })).into_response()
+        error_response(status, code, message)
     }
+}
+
+/// The stable code of an error answer, kept on the response for the layer
+/// that audits refusals no operation recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+/// An error answer: `{"code", "message"}` with its status.
+pub fn error_response(status: StatusCode, code: &'static str, message: String) -> Response {
+    let mut response = (status, Json(ErrorBody { code, message })).into_response();
+    response.extensions_mut().insert(ErrorCode(code));
+    response
 }
 
 /// A request error found before the platform sees the request.
 pub fn bad_request(code: &'static str, message: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(ErrorBody { code, message })).into_response()
+    error_response(StatusCode::BAD_REQUEST, code, message)
 }

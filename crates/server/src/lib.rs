@@ -193,14 +193,19 @@ pub fn router(platform: Arc<Platform>) -> Router {
             get(|| async { Json(ApiDoc::openapi()) }),
         )
         .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                Json(ErrorBody {
-                    code: "not_found",
-                    message: "no such route".into(),
-                }),
+            error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route".into())
+        })
+        .method_not_allowed_fallback(|| async {
+            error::error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method".into(),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&platform),
+            extract::record_refusals,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .with_state(Arc::clone(&platform));
     let metrics_route = Router::new()

@@ -327,11 +327,12 @@ impl Store for SqlStore {
             .await
     }
 
-    async fn count_live_nonces(&self, terminal_no: &str, now_ms: i64) -> Result<i64> {
+    async fn count_live_nonces(&self, terminal_no: &str, source: &str, now_ms: i64) -> Result<i64> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM signin_nonces WHERE terminal_no = $1 AND expires_ms > $2",
+            "SELECT COUNT(*) AS n FROM signin_nonces WHERE terminal_no = $1 AND source = $2 AND expires_ms > $3",
         )
         .bind(terminal_no)
+        .bind(source)
         .bind(now_ms)
         .fetch_one(&self.pool)
         .await

@@ -354,6 +354,21 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .await
                 .map_err(storage)?;
         }
+        Write::DisableOperator(name) => {
+            let done = sqlx::query(
+                "UPDATE operators SET disabled = 1 WHERE name = $1 AND (role IS NULL OR \
+                 (SELECT COUNT(*) FROM operators others WHERE others.role = operators.role \
+                  AND others.disabled = 0 AND others.name <> $2) >= 1)",
+            )
+            .bind(name.as_str().to_string())
+            .bind(name.as_str().to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(storage)?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Stale(format!("operator {name}")));
+            }
+        }
         Write::EndAllSessions => {
             for table in ["tokens", "terminal_sessions"] {
                 sqlx::query(&format!("DELETE FROM {table}"))

@@ -44,10 +44,12 @@ pub const SELECT_TERMINALS: &str = concat!(
     terminal_columns!(),
     " FROM terminals ORDER BY terminal_no"
 );
+/// A card's newest period on the list (a card listed, taken off and listed
+/// again has one row per period).
 pub const SELECT_BLACKLIST_ENTRY: &str = concat!(
     "SELECT ",
     blacklist_columns!(),
-    " FROM blacklist WHERE card_id = $1"
+    " FROM blacklist WHERE card_id = $1 ORDER BY added_version DESC LIMIT 1"
 );
 /// Unordered: the caller sorts the numbers, which is cheaper than sorting
 /// text in the database and does not depend on its collation.
@@ -59,15 +61,22 @@ pub const SELECT_BLACKLIST_ADDED: &str = concat!(
     " FROM blacklist WHERE added_version > $1 AND added_version <= $2 \
       AND (removed_version = 0 OR removed_version > $2) ORDER BY card_id"
 );
+/// Periods on the list at `$1` that ended by `$2`, of cards not on the
+/// list at `$2` again (a card taken off and listed again is no removal).
 pub const SELECT_BLACKLIST_REMOVED: &str = concat!(
     "SELECT ",
     blacklist_columns!(),
-    " FROM blacklist WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2 ORDER BY card_id"
+    " FROM blacklist WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2 \
+      AND NOT EXISTS (SELECT 1 FROM blacklist again WHERE again.card_id = blacklist.card_id \
+      AND again.added_version <= $2 AND (again.removed_version = 0 OR again.removed_version > $2)) \
+      ORDER BY card_id"
 );
 pub const COUNT_BLACKLIST_ADDED: &str = "SELECT COUNT(*) AS n FROM blacklist \
      WHERE added_version > $1 AND added_version <= $2 AND (removed_version = 0 OR removed_version > $2)";
 pub const COUNT_BLACKLIST_REMOVED: &str = "SELECT COUNT(*) AS n FROM blacklist \
-     WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2";
+     WHERE added_version <= $1 AND removed_version > $1 AND removed_version <= $2 \
+     AND NOT EXISTS (SELECT 1 FROM blacklist again WHERE again.card_id = blacklist.card_id \
+     AND again.added_version <= $2 AND (again.removed_version = 0 OR again.removed_version > $2))";
 pub const SELECT_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
@@ -261,6 +270,7 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
         Write::PutNonce {
             nonce,
             terminal_no,
+            source,
             expires_ms,
             now_ms,
             max_live,
@@ -273,9 +283,10 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
             // Counted inside the transaction, after the audit head's lock:
             // concurrent challenges of one terminal are counted one by one.
             let live: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM signin_nonces WHERE terminal_no = $1 AND expires_ms > $2",
+                "SELECT COUNT(*) AS n FROM signin_nonces WHERE terminal_no = $1 AND source = $2 AND expires_ms > $3",
             )
             .bind(terminal_no.clone())
+            .bind(source.clone())
             .bind(*now_ms)
             .fetch_one(&mut **tx)
             .await
@@ -289,10 +300,11 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
             }
             exec(
                 tx,
-                sqlx::query("INSERT INTO signin_nonces (nonce, terminal_no, expires_ms) VALUES ($1, $2, $3)")
+                sqlx::query("INSERT INTO signin_nonces (nonce, terminal_no, expires_ms, source) VALUES ($1, $2, $3, $4)")
                     .bind(nonce.clone())
                     .bind(terminal_no.clone())
-                    .bind(*expires_ms),
+                    .bind(*expires_ms)
+                    .bind(source.clone()),
             )
             .await?;
         }
@@ -347,8 +359,22 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
         }
         Write::PutBlacklistEntry { expect, entry: e } => {
             let what = format!("the blacklist entry of card {}", e.card_id);
+            // The card's newest period is still the one the change was
+            // decided on (or there still is none).
+            let newest = sqlx::query(SELECT_BLACKLIST_ENTRY)
+                .bind(e.card_id.clone())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(storage)?
+                .map(|r| blacklist_entry(&r))
+                .transpose()?;
+            if newest.as_ref() != expect.as_ref() {
+                return Err(Error::Stale(what));
+            }
             match expect {
-                Some(old) => {
+                // The same period changes (taken off, or listed again in
+                // the version it left in, which is not published yet).
+                Some(old) if old.added_version == e.added_version => {
                     Update::row(
                         "blacklist",
                         "card_id",
@@ -356,25 +382,15 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: &Write) -> Result<
                         what,
                     )
                     .set("reason", Value::Text(e.reason.clone()))
-                    .set("added_version", Value::Int(e.added_version))
                     .set("removed_version", Value::Int(e.removed_version))
                     .set("updated_ms", Value::Int(e.updated_ms))
-                    .expect("reason", Value::Text(old.reason.clone()))
                     .expect("added_version", Value::Int(old.added_version))
                     .expect("removed_version", Value::Int(old.removed_version))
-                    .expect("updated_ms", Value::Int(old.updated_ms))
                     .run(tx)
                     .await?;
                 }
-                None => {
-                    let present = sqlx::query("SELECT card_id FROM blacklist WHERE card_id = $1")
-                        .bind(e.card_id.clone())
-                        .fetch_optional(&mut **tx)
-                        .await
-                        .map_err(storage)?;
-                    if present.is_some() {
-                        return Err(Error::Stale(what));
-                    }
+                // A new period.
+                _ => {
                     exec(
                         tx,
                         sqlx::query(concat!(

@@ -238,6 +238,42 @@ async fn login_races_disable(f: Fixture) {
     }
 }
 
+/// Two disables of the last two enabled holders of a role at once: one is
+/// refused, and the role keeps an enabled holder.
+async fn disables_never_leave_a_role_to_nobody(f: Fixture) {
+    let w = world(&f).await;
+    // The one enabled holder of the audit role before each round.
+    let mut survivor = "auditor".to_string();
+    for round in 0..ROUNDS {
+        let (x, y) = (format!("auditor-a{round}"), format!("auditor-b{round}"));
+        for user in [&x, &y] {
+            w.a.add_operator(&w.system, user).await.unwrap();
+            w.a.grant_role(&w.first, user, Role::Audit).await.unwrap();
+        }
+        // x and y are now the last two.
+        w.a.disable_operator(&w.system, &survivor).await.unwrap();
+        let (a, b, s1, s2) = w.two_systems();
+        let (x1, y1) = (x.clone(), y.clone());
+        let (dx, dy) = at_once(
+            round,
+            async move { a.disable_operator(&s1, &x1).await },
+            async move { b.disable_operator(&s2, &y1).await },
+        )
+        .await;
+        assert!(dx.is_ok() != dy.is_ok(), "round {round}: {dx:?} {dy:?}");
+        let enabled: Vec<_> = w
+            .store
+            .list_operators()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.role == Some(Role::Audit) && !o.disabled)
+            .collect();
+        assert_eq!(enabled.len(), 1, "round {round}");
+        survivor = enabled[0].name.to_string();
+    }
+}
+
 /// A login racing a grant of the account's role never loses the role.
 async fn login_races_grant(f: Fixture) {
     let w = world(&f).await;
@@ -701,7 +737,10 @@ async fn challenges_at_once_stay_within_the_limit(f: Fixture) {
         }
         assert_eq!(given, MAX_LIVE_CHALLENGES, "round {round}");
         assert_eq!(
-            w.store.count_live_nonces(&no, now_ms()).await.unwrap(),
+            w.store
+                .count_live_nonces(&no, "local", now_ms())
+                .await
+                .unwrap(),
             MAX_LIVE_CHALLENGES
         );
     }
@@ -965,6 +1004,7 @@ suite_threaded!(
     wrong_passwords_at_once_lock_the_account,
     login_races_disable,
     login_races_grant,
+    disables_never_leave_a_role_to_nobody,
     login_races_password_change,
     grant_races_grant,
     approve_races_deny,

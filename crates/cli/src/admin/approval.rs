@@ -123,6 +123,12 @@ pub fn run(args: ApprovalArgs) -> CliResult {
                 .into_iter()
                 .flatten()
             {
+                // The key's state, apart from the approval's.
+                let k = if k == "state" {
+                    "key_state"
+                } else {
+                    k.as_str()
+                };
                 outln!("{k}: {}", v.as_str().unwrap_or_default());
             }
             if let Some(out) = out {

@@ -49,6 +49,10 @@ pub fn run(args: AuditArgs) -> CliResult {
     match args.command {
         AuditCommand::List { limit } => {
             let answer: Value = client.get(&format!("/v1/audit?limit={limit}"))?;
+            if crate::io::json_mode() {
+                crate::io::out_json(answer.get("records").unwrap_or(&Value::Null));
+                return Ok(());
+            }
             for record in answer
                 .get("records")
                 .and_then(Value::as_array)

@@ -49,6 +49,10 @@ pub fn run(args: EventsArgs) -> CliResult {
     match args.command {
         EventsCommand::List { limit } => {
             let events: Value = client.get(&format!("/v1/events?limit={limit}"))?;
+            if crate::io::json_mode() {
+                crate::io::out_json(&events);
+                return Ok(());
+            }
             outln!("events: {}", events.as_array().map_or(0, Vec::len));
             for e in events.as_array().into_iter().flatten() {
                 let time = e.get("time_ms").and_then(Value::as_i64).unwrap_or(0);
@@ -64,6 +68,10 @@ pub fn run(args: EventsArgs) -> CliResult {
         }
         EventsCommand::Alerts => {
             let alerts: Value = client.get("/v1/alerts")?;
+            if crate::io::json_mode() {
+                crate::io::out_json(&alerts);
+                return Ok(());
+            }
             outln!("alerts: {}", alerts.as_array().map_or(0, Vec::len));
             for a in alerts.as_array().into_iter().flatten() {
                 outln!(

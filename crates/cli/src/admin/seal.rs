@@ -13,10 +13,11 @@ use crate::io::read_file;
 #[derive(Debug, clap::Args)]
 pub struct UnsealArgs {
     /// One share file (from `sscard init`).
-    #[arg(long, value_name = "F", required_unless_present = "reset")]
-    share_file: Option<PathBuf>,
-    /// Forget the shares given so far (after a wrong one), and start again.
-    #[arg(long, conflicts_with = "share_file")]
+    #[arg(long, value_name = "F")]
+    share_file: PathBuf,
+    /// Forget the shares given so far and start again; the share file
+    /// proves that a custodian asks, and does not count.
+    #[arg(long)]
     reset: bool,
     #[command(flatten)]
     connection: Connection,
@@ -27,14 +28,12 @@ pub struct UnsealArgs {
 /// exits 1 with its reason.
 pub fn unseal(args: UnsealArgs) -> CliResult {
     let client = Client::new(&args.connection)?;
-    let answer: Value = match &args.share_file {
-        Some(path) => {
-            let share = Zeroizing::new(read_file(path)?);
-            let share = Zeroizing::new(String::from_utf8_lossy(&share).into_owned());
-            client.post("/v1/sys/unseal", &json!({ "share": share.as_str() }))?
-        }
-        None => client.post("/v1/sys/unseal", &json!({ "reset": true }))?,
-    };
+    let share = Zeroizing::new(read_file(&args.share_file)?);
+    let share = Zeroizing::new(String::from_utf8_lossy(&share).into_owned());
+    let answer: Value = client.post(
+        "/v1/sys/unseal",
+        &json!({ "share": share.as_str(), "reset": args.reset }),
+    )?;
     if crate::io::json_mode() {
         print(&answer, true);
     } else {

@@ -205,6 +205,21 @@ fn checks(terminal: Option<&Path>) -> CliResult<(Option<TerminalFile>, TerminalC
                     file.report("tamper", "", "blacklist cache refused: it does not check");
                     CliError::Refused(format!("blacklist cache: {e}"))
                 })?;
+            // A cache older than the version this terminal knows is
+            // published (a deleted cache, an older one put back) is no
+            // check: no card is read against it.
+            if cache.version() < file.blacklist_floor {
+                file.report(
+                    "tamper",
+                    "",
+                    "blacklist cache older than the version learned at sign-in",
+                );
+                return Err(CliError::Refused(format!(
+                    "blacklist cache: it holds version {}, older than version {} this terminal knows is published; sync the blacklist (sscard terminal sync-blacklist)",
+                    cache.version(),
+                    file.blacklist_floor
+                )));
+            }
             (Some(file), Some(cache))
         }
     };

@@ -171,7 +171,10 @@ fn open_cache(path: &Path, file: &TerminalFile) -> CliResult<BlacklistCache> {
     })
 }
 
-fn apply(path: &Path, file: &TerminalFile, bytes: &[u8]) -> CliResult<BlacklistCache> {
+/// Applies a signed blacklist file; the version applied becomes the
+/// terminal's floor (no older list is taken afterwards, even with the cache
+/// gone).
+fn apply(path: &Path, file: &mut TerminalFile, bytes: &[u8]) -> CliResult<BlacklistCache> {
     let mut cache = open_cache(path, file)?;
     let before = cache.version();
     if let Err(e) = cache.apply(bytes, &file.platform_key()?, file.blacklist_floor) {
@@ -179,6 +182,10 @@ fn apply(path: &Path, file: &TerminalFile, bytes: &[u8]) -> CliResult<BlacklistC
         return Err(CliError::Refused(format!(
             "blacklist refused, the cache stays at version {before}: {e}"
         )));
+    }
+    if cache.version() > file.blacklist_floor {
+        file.blacklist_floor = cache.version();
+        file.save(path)?;
     }
     Ok(cache)
 }
@@ -188,7 +195,7 @@ fn apply(path: &Path, file: &TerminalFile, bytes: &[u8]) -> CliResult<BlacklistC
 /// holds many deltas already). Before the platform has published any
 /// version, says so and changes nothing.
 pub fn sync(path: &Path) -> CliResult {
-    let file = TerminalFile::load(path)?;
+    let mut file = TerminalFile::load(path)?;
     let client = file.client()?;
     let held = open_cache(path, &file)?;
     if file.blacklist_floor == 0 && held.version() == 0 {
@@ -212,10 +219,14 @@ pub fn sync(path: &Path) -> CliResult {
     } else {
         None
     };
-    let cache = match delta.map(|bytes| apply(path, &file, &bytes)) {
+    let cache = match delta.map(|bytes| apply(path, &mut file, &bytes)) {
         Some(Ok(cache)) => cache,
         // Too far behind, up to date, or the delta did not fit: the full list.
-        _ => apply(path, &file, &client.get_bytes("/v1/terminal/blacklist")?)?,
+        _ => apply(
+            path,
+            &mut file,
+            &client.get_bytes("/v1/terminal/blacklist")?,
+        )?,
     };
     outln!("blacklist_version: {}", cache.version());
     outln!("cards: {}", cache.len());
@@ -224,9 +235,9 @@ pub fn sync(path: &Path) -> CliResult {
 
 /// `terminal apply-blacklist --terminal T --file F`.
 pub fn apply_file(path: &Path, list: &Path) -> CliResult {
-    let file = TerminalFile::load(path)?;
+    let mut file = TerminalFile::load(path)?;
     let bytes = crate::io::read_file(list)?;
-    let cache = apply(path, &file, &bytes)?;
+    let cache = apply(path, &mut file, &bytes)?;
     outln!("blacklist_version: {}", cache.version());
     outln!("cards: {}", cache.len());
     Ok(())

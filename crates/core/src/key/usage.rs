@@ -96,6 +96,15 @@ impl KeyUsage {
         )
     }
 
+    /// Whether a key of this usage signs (an SM2 key of another usage, a
+    /// KEK, only receives envelopes).
+    pub fn signs(self) -> bool {
+        matches!(
+            self,
+            Self::PlatformSigning | Self::AuditSigning | Self::EsscIssuing
+        )
+    }
+
     /// Whether a key of `algorithm` can serve this usage: card masters and
     /// transport keys are block-cipher keys, signing keys are SM2.
     pub fn admits(self, algorithm: KeyAlgorithm) -> bool {

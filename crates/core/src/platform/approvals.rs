@@ -123,7 +123,20 @@ impl Platform {
     /// use (pre-active, deactivated or compromised) can be destroyed.
     pub async fn request_destroy(&self, session: &Session, name: &str) -> Result<PendingApproval> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
-        let name = KeyName::parse(name)?;
+        self.audited(session, DESTROY, name, async {
+            let name = KeyName::parse(name)?;
+            self.reserved_key(&name, DESTROY)?;
+            self.request_destroy_inner(session, &name).await
+        })
+        .await
+    }
+
+    async fn request_destroy_inner(
+        &self,
+        session: &Session,
+        name: &KeyName,
+    ) -> Result<PendingApproval> {
+        let name = name.clone();
         let key = self
             .store
             .get_key(&name)
@@ -162,7 +175,21 @@ impl Platform {
         target: &super::ExportTarget,
     ) -> Result<PendingApproval> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
-        let name = KeyName::parse(name)?;
+        self.audited(session, EXPORT, name, async {
+            let name = KeyName::parse(name)?;
+            self.reserved_key(&name, EXPORT)?;
+            self.request_export_inner(session, &name, target).await
+        })
+        .await
+    }
+
+    async fn request_export_inner(
+        &self,
+        session: &Session,
+        name: &KeyName,
+        target: &super::ExportTarget,
+    ) -> Result<PendingApproval> {
+        let name = name.clone();
         if let Err(e) = self.check_exportable(&name).await {
             let entry = AuditEntry::refused(
                 session.operator.as_str(),
@@ -191,26 +218,29 @@ impl Platform {
     /// The state of an approval; its requester also gets what it produced.
     pub async fn approval_status(&self, session: &Session, id: &str) -> Result<ApprovalStatus> {
         self.authorize(session, &ops::APPROVAL).await?;
-        let a = self
-            .store
-            .get_approval(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("approval {id}")))?;
-        let state = if a.state == "pending" && a.expires_ms <= now_ms() {
-            "expired".to_string()
-        } else {
-            a.state.clone()
-        };
-        let mine = a.requester == session.operator.as_str();
-        let result =
-            (mine && !a.result.is_empty()).then(|| String::from_utf8_lossy(&a.result).into_owned());
-        Ok(ApprovalStatus {
-            details: a.details()?,
-            id: a.id,
-            action: a.action,
-            state,
-            result,
+        self.audited(session, "approval.status", id, async {
+            let a = self
+                .store
+                .get_approval(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("approval {id}")))?;
+            let state = if a.state == "pending" && a.expires_ms <= now_ms() {
+                "expired".to_string()
+            } else {
+                a.state.clone()
+            };
+            let mine = a.requester == session.operator.as_str();
+            let result = (mine && !a.result.is_empty())
+                .then(|| String::from_utf8_lossy(&a.result).into_owned());
+            Ok(ApprovalStatus {
+                details: a.details()?,
+                id: a.id,
+                action: a.action,
+                state,
+                result,
+            })
         })
+        .await
     }
 
     pub(super) async fn file_approval<T: Serialize>(
@@ -324,7 +354,10 @@ impl Platform {
     /// request is still pending: of two concurrent decisions one wins, and
     /// the other is refused as `approval_closed`.
     pub async fn approve(&self, session: &Session, id: &str) -> Result<ApprovalOutcome> {
-        retry_stale!(self, self.approve_once(session, id))
+        self.audited(session, "approval.approve", id, async {
+            retry_stale!(self, self.approve_once(session, id))
+        })
+        .await
     }
 
     async fn approve_once(&self, session: &Session, id: &str) -> Result<ApprovalOutcome> {
@@ -416,7 +449,10 @@ impl Platform {
     /// Denies (or, for the requester, withdraws) a pending request; refused
     /// as `approval_closed` if it was decided meanwhile.
     pub async fn deny(&self, session: &Session, id: &str) -> Result<()> {
-        retry_stale!(self, self.deny_once(session, id))
+        self.audited(session, "approval.deny", id, async {
+            retry_stale!(self, self.deny_once(session, id))
+        })
+        .await
     }
 
     async fn deny_once(&self, session: &Session, id: &str) -> Result<()> {

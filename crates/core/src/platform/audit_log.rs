@@ -66,11 +66,37 @@ impl Platform {
     ) -> Result<i64> {
         self.authorize(session, &ops::AUDIT_READ).await?;
         let who = session.operator.as_str();
-        let exported = self
-            .store
-            .commit(Vec::new(), AuditEntry::ok(who, "audit.export", "audit"))
-            .await?;
-        let end = self.checkpoint(&exported).await?.ok_or(Error::Sealed)?.seq;
+        // The export's record, and right after it a checkpoint signing it:
+        // if another record came in between, both again.
+        let unsealed = self.unsealed()?;
+        let mut end = None;
+        for _ in 0..super::STALE_TRIES {
+            let exported = self
+                .store
+                .commit(
+                    Vec::new(),
+                    AuditEntry::ok(who, crate::audit::EXPORT, "audit"),
+                )
+                .await?;
+            let entry =
+                crate::audit::checkpoint_entry(&unsealed.audit_key, exported.seq, &exported.hash)?;
+            match self
+                .store
+                .commit(
+                    vec![crate::store::Write::ExpectAuditHead(exported.seq)],
+                    entry,
+                )
+                .await
+            {
+                Ok(checkpoint) => {
+                    end = Some(checkpoint.seq);
+                    break;
+                }
+                Err(Error::Stale(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let end = end.ok_or_else(|| Error::Stale("the audit head".into()))?;
         let mut from = 1;
         let mut visited = 0;
         'pages: loop {

@@ -105,7 +105,7 @@ impl Platform {
             Err(_) => None,
         };
         let Some(op) = account else {
-            password::spend_equal_time(secret, self.password_iterations)?;
+            self.spend_equal_time(secret).await?;
             let actor = self.audit_hmac(user);
             let entry = AuditEntry::refused(&actor, "auth.login", &actor, "no such account");
             return Err(self
@@ -115,14 +115,14 @@ impl Platform {
         let who = op.name.to_string();
         let now = now_ms();
         if op.disabled {
-            password::spend_equal_time(secret, self.password_iterations)?;
+            self.spend_equal_time(secret).await?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account disabled");
             return Err(self
                 .refuse_unauthenticated(entry, source, Error::Disabled)
                 .await);
         }
         if op.locked_until_ms > now {
-            password::spend_equal_time(secret, self.password_iterations)?;
+            self.spend_equal_time(secret).await?;
             let entry = AuditEntry::refused(&who, "auth.login", &who, "account locked");
             let e = Error::Locked {
                 until_ms: op.locked_until_ms,
@@ -138,25 +138,10 @@ impl Platform {
             OperatorField::LockedUntilMs(op.locked_until_ms),
         ];
         if !right {
-            let mut failed = op.failed_logins + 1;
-            let mut locked_until = op.locked_until_ms;
-            let mut entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
-                .with("failed_logins", failed.to_string())
+            let entry = AuditEntry::refused(&who, "auth.login", &who, "wrong password")
                 .with("source", source.as_str());
-            if failed >= MAX_FAILED_LOGINS {
-                locked_until = now + LOCK_MS;
-                failed = 0;
-                entry = entry.with("locked_until_ms", locked_until.to_string());
-            }
-            let write = Write::UpdateOperator {
-                name: op.name.clone(),
-                expect,
-                set: vec![
-                    OperatorField::FailedLogins(failed),
-                    OperatorField::LockedUntilMs(locked_until),
-                ],
-            };
-            self.commit(vec![write], entry).await?;
+            let (writes, entry) = failed_password(&op, expect, entry, now);
+            self.commit(writes, entry).await?;
             return Err(Error::BadCredentials);
         }
         let token = Zeroizing::new(format!(
@@ -192,6 +177,20 @@ impl Platform {
         Ok(outcome)
     }
 
+    /// Spends one password derivation (see [`password::spend_equal_time`]).
+    async fn spend_equal_time(&self, secret: &str) -> Result<()> {
+        let (secret, iterations) = (Zeroizing::new(secret.to_string()), self.password_iterations);
+        self.kdf(move || password::spend_equal_time(&secret, iterations))
+            .await
+    }
+
+    /// A new password's hash at this platform's cost.
+    pub(super) async fn hash_password(&self, secret: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let (secret, iterations) = (Zeroizing::new(secret.to_string()), self.password_iterations);
+        self.kdf(move || password::hash_with(&secret, iterations))
+            .await
+    }
+
     /// Whether `secret` is `op`'s password. The verdict is kept with the
     /// sealed hash it was reached on, so that a decision made again over
     /// the same hash (after a stale commit) spends no second derivation.
@@ -209,7 +208,8 @@ impl Platform {
         let hash = self
             .open_secret(&Operator::password_aad(&op.name), &op.password)
             .await?;
-        let verdict = password::verify(secret, &hash)?;
+        let secret = Zeroizing::new(secret.to_string());
+        let verdict = self.kdf(move || password::verify(&secret, &hash)).await?;
         *checked = Some((op.password.clone(), verdict));
         Ok(verdict)
     }
@@ -259,25 +259,35 @@ impl Platform {
         }
     }
 
-    /// Audits a request refused before it reached an operation (malformed
-    /// body, no token): who is unknown, so only the route and the reason.
-    /// Its repeats are counted per route, reason and source (see
-    /// [`super::flood`]). Returns the storage error if even the refusal
-    /// cannot be recorded.
-    pub async fn audit_rejected_request(
+    /// Audits a refused request that no operation recorded (a server calls
+    /// this for every 4xx answer without a record of its own): by its
+    /// caller when the caller is known, else counted as an unauthenticated
+    /// refusal; the route is recorded as its template (`POST
+    /// /v1/keys/{name}/rotate`), the reason as the answer's code.
+    pub async fn audit_unrecorded_refusal(
         &self,
+        caller: Option<&str>,
         route: &str,
-        reason: &str,
+        code: &str,
         source: &Source,
     ) -> Result<()> {
         let route = crate::text::bounded(&crate::text::escape(route), 128);
-        let entry = AuditEntry::refused("anonymous", "request.rejected", &route, reason);
-        match self
-            .refuse_unauthenticated(entry, source, Error::Invalid(String::new()))
-            .await
-        {
-            Error::Storage(e) => Err(Error::Storage(e)),
-            _ => Ok(()),
+        match caller {
+            Some(caller) => {
+                let entry = AuditEntry::refused(caller, "request.refused", &route, code)
+                    .with("source", source.as_str());
+                self.commit(Vec::new(), entry).await.map(|_| ())
+            }
+            None => {
+                let entry = AuditEntry::refused("anonymous", "request.refused", &route, code);
+                match self
+                    .refuse_unauthenticated_as(entry, source, Error::Invalid(code.into()), code)
+                    .await
+                {
+                    Error::Storage(e) => Err(Error::Storage(e)),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 
@@ -309,8 +319,19 @@ impl Platform {
             .ok_or_else(|| Error::NotFound(who.clone()))?;
         let right = self.password_verdict(&op, old, checked).await?;
         if !right {
+            // A wrong current password counts as a failed login does: five
+            // lock the account (and end its tokens), so that a stolen token
+            // cannot guess the password behind it.
             let entry = AuditEntry::refused(&who, "auth.password", &who, "wrong current password");
-            return Err(self.refuse(entry, Error::BadCredentials).await);
+            let expect = vec![
+                OperatorField::Password(op.password.clone()),
+                OperatorField::Disabled(false),
+                OperatorField::FailedLogins(op.failed_logins),
+                OperatorField::LockedUntilMs(op.locked_until_ms),
+            ];
+            let (writes, entry) = failed_password(&op, expect, entry, now_ms());
+            self.commit(writes, entry).await?;
+            return Err(Error::BadCredentials);
         }
         if new.chars().count() < 12 || new == old {
             let entry = AuditEntry::refused(&who, "auth.password", &who, "new password too weak");
@@ -321,7 +342,7 @@ impl Platform {
         }
         let sealed = unsealed.keyring.seal(
             &Operator::password_aad(&op.name),
-            &password::hash_with(new, self.password_iterations)?,
+            &self.hash_password(new).await?,
         )?;
         let writes = vec![
             Write::UpdateOperator {
@@ -341,4 +362,37 @@ impl Platform {
             .await?;
         Ok(())
     }
+}
+
+/// The writes and record of a wrong password given for `op`: the failure
+/// counted over the count read (`expect`), and at the fifth a lock of
+/// [`LOCK_MS`] that also ends the account's tokens.
+fn failed_password(
+    op: &Operator,
+    expect: Vec<OperatorField>,
+    entry: AuditEntry,
+    now: i64,
+) -> (Vec<Write>, AuditEntry) {
+    let mut failed = op.failed_logins + 1;
+    let mut locked_until = op.locked_until_ms;
+    let mut entry = entry.with("failed_logins", failed.to_string());
+    let mut writes = Vec::new();
+    if failed >= MAX_FAILED_LOGINS {
+        locked_until = now + LOCK_MS;
+        failed = 0;
+        entry = entry.with("locked_until_ms", locked_until.to_string());
+        writes.push(Write::DeleteTokensOf(op.name.clone()));
+    }
+    writes.insert(
+        0,
+        Write::UpdateOperator {
+            name: op.name.clone(),
+            expect,
+            set: vec![
+                OperatorField::FailedLogins(failed),
+                OperatorField::LockedUntilMs(locked_until),
+            ],
+        },
+    );
+    (writes, entry)
 }

@@ -76,70 +76,76 @@ impl Platform {
     /// version was published and the card's entry did not change meanwhile.
     pub async fn blacklist_add(&self, session: &Session, card: &str, why: &str) -> Result<()> {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
-        let card = card_id(card)?;
-        let reason = Reason::parse(why).ok_or_else(|| {
-            Error::Invalid(format!(
-                "reason {why:?}: lost, suspended, cancelled or replaced"
-            ))
-        })?;
-        retry_stale!(self, async {
-            let (current, version_guard) = self.blacklist_version_read().await?;
-            let next = current + 1;
-            let existing = self.store.get_blacklist_entry(&card).await?;
-            if let Some(e) = &existing {
-                if e.removed_version == 0 {
-                    return Err(Error::Conflict(format!(
-                        "card {card} is on the list ({})",
-                        e.reason
-                    )));
+        self.audited(session, "blacklist.add", card, async {
+            let card = card_id(card)?;
+            let reason = Reason::parse(why).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "reason {why:?}: lost, suspended, cancelled or replaced"
+                ))
+            })?;
+            retry_stale!(self, async {
+                let (current, version_guard) = self.blacklist_version_read().await?;
+                let next = current + 1;
+                let existing = self.store.get_blacklist_entry(&card).await?;
+                if let Some(e) = &existing {
+                    if e.removed_version == 0 {
+                        return Err(Error::Conflict(format!(
+                            "card {card} is on the list ({})",
+                            e.reason
+                        )));
+                    }
                 }
-            }
-            let entry = BlacklistEntry {
-                card_id: card.clone(),
-                reason: reason.as_str().into(),
-                added_version: next,
-                removed_version: 0,
-                updated_ms: now_ms(),
-            };
-            let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.add", &card)
-                .with("reason", reason.as_str())
-                .with("version", next.to_string());
-            let write = Write::PutBlacklistEntry {
-                expect: existing,
-                entry,
-            };
-            self.commit(vec![version_guard, write, change_mark()?], audit)
-                .await?;
-            Ok(())
+                let entry = BlacklistEntry {
+                    card_id: card.clone(),
+                    reason: reason.as_str().into(),
+                    added_version: next,
+                    removed_version: 0,
+                    updated_ms: now_ms(),
+                };
+                let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.add", &card)
+                    .with("reason", reason.as_str())
+                    .with("version", next.to_string());
+                let write = Write::PutBlacklistEntry {
+                    expect: existing,
+                    entry,
+                };
+                self.commit(vec![version_guard, write, change_mark()?], audit)
+                    .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     /// Takes a card off the list from the next version.
     pub async fn blacklist_remove(&self, session: &Session, card: &str) -> Result<()> {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
-        let card = card_id(card)?;
-        retry_stale!(self, async {
-            let (current, version_guard) = self.blacklist_version_read().await?;
-            let existing = self
-                .store
-                .get_blacklist_entry(&card)
-                .await?
-                .filter(|e| e.removed_version == 0)
-                .ok_or_else(|| Error::NotFound(format!("card {card} on the blacklist")))?;
-            let next = current + 1;
-            let mut entry = existing.clone();
-            entry.removed_version = next;
-            entry.updated_ms = now_ms();
-            let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.remove", &card)
-                .with("version", next.to_string());
-            let write = Write::PutBlacklistEntry {
-                expect: Some(existing),
-                entry,
-            };
-            self.commit(vec![version_guard, write, change_mark()?], audit)
-                .await?;
-            Ok(())
+        self.audited(session, "blacklist.remove", card, async {
+            let card = card_id(card)?;
+            retry_stale!(self, async {
+                let (current, version_guard) = self.blacklist_version_read().await?;
+                let existing = self
+                    .store
+                    .get_blacklist_entry(&card)
+                    .await?
+                    .filter(|e| e.removed_version == 0)
+                    .ok_or_else(|| Error::NotFound(format!("card {card} on the blacklist")))?;
+                let next = current + 1;
+                let mut entry = existing.clone();
+                entry.removed_version = next;
+                entry.updated_ms = now_ms();
+                let audit = AuditEntry::ok(session.operator.as_str(), "blacklist.remove", &card)
+                    .with("version", next.to_string());
+                let write = Write::PutBlacklistEntry {
+                    expect: Some(existing),
+                    entry,
+                };
+                self.commit(vec![version_guard, write, change_mark()?], audit)
+                    .await?;
+                Ok(())
+            })
         })
+        .await
     }
 
     /// Publishes the changes so far as the next version. Two publications
@@ -178,7 +184,10 @@ impl Platform {
         delta_from: Option<i64>,
     ) -> Result<Vec<u8>> {
         self.authorize(session, &ops::BLACKLIST_MANAGE).await?;
-        self.signed_blacklist(session, version, delta_from).await
+        self.audited(session, "blacklist.export", "blacklist", async {
+            self.signed_blacklist(session, version, delta_from).await
+        })
+        .await
     }
 
     /// A signed file for a signed-in terminal (from

@@ -109,90 +109,100 @@ impl Platform {
         algorithm: KeyAlgorithm,
     ) -> Result<Vec<ProvisionedKey>> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
-        if !profile::is_region(region) {
-            return Err(Error::Invalid(format!(
-                "{region:?} is not a 6-digit region code"
-            )));
-        }
-        card_algorithm(algorithm)?;
-        let province = province_of(region);
-        let mut done = Vec::new();
-        for id in key_id::ALL_KEYS {
-            let usage = card_master_usage(id).ok_or(Error::Invalid("card key".into()))?;
-            let name = KeyName::parse(&master_name(usage, region))?;
-            if let Some(existing) = self.store.get_key(&name).await? {
-                let kcv = self
-                    .store
-                    .key_versions(&existing.name)
-                    .await?
-                    .last()
-                    .map(|v| v.kcv.clone())
-                    .unwrap_or_default();
-                done.push(ProvisionedKey {
-                    name: name.to_string(),
-                    outcome: "exists".into(),
-                    kcv,
-                });
-                continue;
+        self.audited(session, "key.provision-region", region, async {
+            if !profile::is_region(region) {
+                return Err(Error::Invalid(format!(
+                    "{region:?} is not a 6-digit region code"
+                )));
             }
-            let parent = KeyName::parse(&master_name(usage, &province))?;
-            let new = NewKey {
-                name: name.to_string(),
-                algorithm,
-                usage,
-                level: if province == region {
-                    KeyLevel::Province
-                } else {
-                    KeyLevel::City
-                },
-                region: Some(region.into()),
-                exportable: false,
-                rotate_every_ms: 0,
-                activate_ms: 0,
-                expire_ms: 0,
-            };
-            if province != region && self.store.get_key(&parent).await?.is_some() {
-                let (parent_key, parent_version, parent_blob) = self
-                    .use_version(session, &parent, None, UseKind::Protect, "derive")
-                    .await?;
-                let blob = self.provider.derive(
-                    parent_key.algorithm,
-                    &parent_blob,
-                    &[&profile::city_factor(region)],
-                )?;
-                let new = NewKey {
-                    algorithm: parent_key.algorithm,
-                    ..new
-                };
-                let (writes, kcv) = self.new_key_writes(&name, &new, &blob)?;
-                let entry = AuditEntry::ok(session.operator.as_str(), "key.create", name.as_str())
-                    .with("usage", usage.as_str())
-                    .with("level", "city")
-                    .with("version", "1")
-                    .with("kcv", kcv.clone())
-                    .with("derived_from", parent.to_string())
-                    .with("from_version", parent_version.version.to_string())
-                    .with("from_kcv", parent_version.kcv);
-                self.commit(writes, entry).await?;
-                done.push(ProvisionedKey {
-                    name: name.to_string(),
-                    outcome: "derived".into(),
-                    kcv,
-                });
-            } else {
-                let view = self.create_key(session, &new).await?;
-                done.push(ProvisionedKey {
-                    name: name.to_string(),
-                    outcome: "created".into(),
-                    kcv: view
-                        .versions
+            card_algorithm(algorithm)?;
+            let province = province_of(region);
+            let mut done = Vec::new();
+            for id in key_id::ALL_KEYS {
+                let usage = card_master_usage(id).ok_or(Error::Invalid("card key".into()))?;
+                let name = KeyName::parse(&master_name(usage, region))?;
+                if let Some(existing) = self.store.get_key(&name).await? {
+                    let kcv = self
+                        .store
+                        .key_versions(&existing.name)
+                        .await?
                         .last()
                         .map(|v| v.kcv.clone())
-                        .unwrap_or_default(),
-                });
+                        .unwrap_or_default();
+                    done.push(ProvisionedKey {
+                        name: name.to_string(),
+                        outcome: "exists".into(),
+                        kcv,
+                    });
+                    continue;
+                }
+                let parent = KeyName::parse(&master_name(usage, &province))?;
+                let new = NewKey {
+                    name: name.to_string(),
+                    algorithm,
+                    usage,
+                    level: if province == region {
+                        KeyLevel::Province
+                    } else {
+                        KeyLevel::City
+                    },
+                    region: Some(region.into()),
+                    exportable: false,
+                    rotate_every_ms: 0,
+                    activate_ms: 0,
+                    expire_ms: 0,
+                };
+                if province != region && self.store.get_key(&parent).await?.is_some() {
+                    let (parent_key, parent_version, parent_blob) = self
+                        .use_version(
+                            session,
+                            &parent,
+                            None,
+                            UseKind::Protect,
+                            "key.provision-region",
+                        )
+                        .await?;
+                    let blob = self.provider.derive(
+                        parent_key.algorithm,
+                        &parent_blob,
+                        &[&profile::city_factor(region)],
+                    )?;
+                    let new = NewKey {
+                        algorithm: parent_key.algorithm,
+                        ..new
+                    };
+                    let (writes, kcv) = self.new_key_writes(&name, &new, &blob)?;
+                    let entry =
+                        AuditEntry::ok(session.operator.as_str(), "key.create", name.as_str())
+                            .with("usage", usage.as_str())
+                            .with("level", "city")
+                            .with("version", "1")
+                            .with("kcv", kcv.clone())
+                            .with("derived_from", parent.to_string())
+                            .with("from_version", parent_version.version.to_string())
+                            .with("from_kcv", parent_version.kcv);
+                    self.commit(writes, entry).await?;
+                    done.push(ProvisionedKey {
+                        name: name.to_string(),
+                        outcome: "derived".into(),
+                        kcv,
+                    });
+                } else {
+                    let view = self.create_key(session, &new).await?;
+                    done.push(ProvisionedKey {
+                        name: name.to_string(),
+                        outcome: "created".into(),
+                        kcv: view
+                            .versions
+                            .last()
+                            .map(|v| v.kcv.clone())
+                            .unwrap_or_default(),
+                    });
+                }
             }
-        }
-        Ok(done)
+            Ok(done)
+        })
+        .await
     }
 
     /// The blind index of a social security number.
@@ -333,7 +343,7 @@ impl Platform {
                 .with("region", card.region.clone());
         for (id, name) in masters {
             let (_, version, blob) = self
-                .use_version(session, &name, None, UseKind::Protect, "personalize")
+                .use_version(session, &name, None, UseKind::Protect, "card.personalize")
                 .await?;
             let derived = self.provider.derive(algorithm, &blob, &[&factor])?;
             let envelope = self.provider.envelope(&derived, &chip)?;
@@ -416,7 +426,7 @@ impl Platform {
             .with("region", region);
         for (id, name) in masters {
             let (_, version, blob) = self
-                .use_version(session, &name, None, UseKind::Protect, "psam-issue")
+                .use_version(session, &name, None, UseKind::Protect, "psam.issue")
                 .await?;
             let envelope = self.provider.envelope(&blob, &chip)?;
             let version_byte = u8::try_from(version.version).unwrap_or(u8::MAX);

@@ -120,43 +120,46 @@ impl Platform {
         rule: EventRule,
     ) -> Result<Vec<EventRule>> {
         self.authorize(session, &ops::EVENT_MANAGE).await?;
-        if !EVENT_KINDS.contains(&rule.kind.as_str())
-            || !matches!(rule.per.as_str(), "terminal" | "card" | "institution")
-            || rule.count < 1
-            || rule.window_s < 1
-            || (rule.suspend && rule.per != "terminal")
-        {
-            return Err(Error::Invalid(format!(
-                "a rule counts one of {} per terminal, card or institution (count and window >= 1; suspend only per terminal)",
-                EVENT_KINDS.join(", ")
-            )));
-        }
-        retry_stale!(self, async {
-            // Changed over the list as read, so that two changes at once
-            // both land.
-            let read = self.store.get_meta(RULES_META).await?;
-            let mut rules = rules_of(read.as_deref())?;
-            rules.retain(|r| !(r.kind == rule.kind && r.per == rule.per));
-            rules.push(rule.clone());
-            let value = serde_json::to_vec(&rules).map_err(|e| Error::Invalid(e.to_string()))?;
-            let audit = AuditEntry::ok(session.operator.as_str(), "event.rule", &rule.kind)
-                .with("rule", rule.describe());
-            self.commit(
-                vec![
-                    Write::ExpectMeta {
-                        key: RULES_META.into(),
-                        value: read,
-                    },
-                    Write::PutMeta {
-                        key: RULES_META.into(),
-                        value,
-                    },
-                ],
-                audit,
-            )
-            .await?;
-            Ok(rules)
+        self.audited(session, "event.rule", &rule.kind.clone(), async {
+            if !EVENT_KINDS.contains(&rule.kind.as_str())
+                || !matches!(rule.per.as_str(), "terminal" | "card" | "institution")
+                || rule.count < 1
+                || rule.window_s < 1
+                || (rule.suspend && rule.per != "terminal")
+            {
+                return Err(Error::Invalid(format!(
+                    "a rule counts one of {} per terminal, card or institution (count and window >= 1; suspend only per terminal)",
+                    EVENT_KINDS.join(", ")
+                )));
+            }
+            retry_stale!(self, async {
+                // Changed over the list as read, so that two changes at once
+                // both land.
+                let read = self.store.get_meta(RULES_META).await?;
+                let mut rules = rules_of(read.as_deref())?;
+                rules.retain(|r| !(r.kind == rule.kind && r.per == rule.per));
+                rules.push(rule.clone());
+                let value = serde_json::to_vec(&rules).map_err(|e| Error::Invalid(e.to_string()))?;
+                let audit = AuditEntry::ok(session.operator.as_str(), "event.rule", &rule.kind)
+                    .with("rule", rule.describe());
+                self.commit(
+                    vec![
+                        Write::ExpectMeta {
+                            key: RULES_META.into(),
+                            value: read,
+                        },
+                        Write::PutMeta {
+                            key: RULES_META.into(),
+                            value,
+                        },
+                    ],
+                    audit,
+                )
+                .await?;
+                Ok(rules)
+            })
         })
+        .await
     }
 
     /// Records an event and applies the rules; returns the alerts raised.
@@ -319,27 +322,30 @@ impl Platform {
     /// Acknowledges an open alert.
     pub async fn ack_alert(&self, session: &Session, id: &str) -> Result<AlertRecord> {
         self.authorize(session, &ops::EVENT_MANAGE).await?;
-        let not_open = || Error::NotFound(format!("open alert {id}"));
-        let mut alert = self
-            .store
-            .get_alert(id)
-            .await?
-            .filter(|a| a.state == "open")
-            .ok_or_else(not_open)?;
-        alert.state = "acknowledged".into();
-        alert.acked_by = session.operator.to_string();
-        let audit = AuditEntry::ok(session.operator.as_str(), "alert.ack", &alert.subject)
-            .with("alert", id);
-        let write = Write::AckAlert {
-            id: id.to_string(),
-            by: alert.acked_by.clone(),
-        };
-        match self.commit(vec![write], audit).await {
-            Ok(_) => Ok(alert),
-            // Acknowledged by someone else at the same moment.
-            Err(Error::Stale(_)) => Err(not_open()),
-            Err(e) => Err(e),
-        }
+        self.audited(session, "alert.ack", id, async {
+            let not_open = || Error::NotFound(format!("open alert {id}"));
+            let mut alert = self
+                .store
+                .get_alert(id)
+                .await?
+                .filter(|a| a.state == "open")
+                .ok_or_else(not_open)?;
+            alert.state = "acknowledged".into();
+            alert.acked_by = session.operator.to_string();
+            let audit = AuditEntry::ok(session.operator.as_str(), "alert.ack", &alert.subject)
+                .with("alert", id);
+            let write = Write::AckAlert {
+                id: id.to_string(),
+                by: alert.acked_by.clone(),
+            };
+            match self.commit(vec![write], audit).await {
+                Ok(_) => Ok(alert),
+                // Acknowledged by someone else at the same moment.
+                Err(Error::Stale(_)) => Err(not_open()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 }
 

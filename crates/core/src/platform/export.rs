@@ -125,7 +125,7 @@ impl Platform {
         target: &ExportTarget,
     ) -> Result<Vec<u8>> {
         let (key, version, material) = self
-            .use_version(session, name, None, UseKind::Process, "export")
+            .use_version(session, name, None, UseKind::Process, "key.export")
             .await?;
         let metadata = Metadata {
             format: "sscard-wrapped-key/1",
@@ -141,7 +141,7 @@ impl Platform {
             ExportTarget::Kek(kek_name) => {
                 let kek_name = KeyName::parse(kek_name)?;
                 let (kek, kek_version, kek_material) = self
-                    .use_version(session, &kek_name, None, UseKind::Protect, "wrap")
+                    .use_version(session, &kek_name, None, UseKind::Protect, "key.export")
                     .await?;
                 if kek.usage != KeyUsage::Kek || kek.algorithm != KeyAlgorithm::Sm4 {
                     return Err(Error::Invalid(format!(
@@ -196,10 +196,14 @@ impl Platform {
         }
         let level = KeyLevel::parse(&f.level).ok_or_else(|| bad("level"))?;
         let material = match f.wrapping.as_str() {
-            "kek" => self.unwrap_under_kek(session, &f, level).await?,
-            "sm2" => self.open_envelope(session, &f).await?,
+            "kek" => self.unwrap_under_kek(session, &f, level).await,
+            "sm2" => self.open_envelope(session, &f).await,
             _ => return Err(bad("wrapping is neither kek nor sm2")),
-        };
+        }
+        .map_err(|e| match e {
+            Error::Crypto(sscard_gm::Error::WeakKey(why)) => Error::WeakKey(why.into()),
+            other => other,
+        })?;
         let new = NewKey {
             name: f.name.clone(),
             algorithm: f.algorithm,
@@ -229,7 +233,7 @@ impl Platform {
         let bad = |why: &str| Error::Invalid(format!("not an export file of sscard: {why}"));
         let kek_name = KeyName::parse(f.kek.as_deref().ok_or_else(|| bad("no kek"))?)?;
         let (kek, _, kek_material) = self
-            .use_version(session, &kek_name, None, UseKind::Process, "unwrap")
+            .use_version(session, &kek_name, None, UseKind::Process, "key.import")
             .await?;
         if kek.usage != KeyUsage::Kek || kek.algorithm != KeyAlgorithm::Sm4 {
             return Err(Error::Invalid(format!(
@@ -251,7 +255,10 @@ impl Platform {
         let sealed = hex::decode(&f.ciphertext).map_err(|_| bad("ciphertext"))?;
         self.provider
             .unwrap(&kek_material, f.algorithm, &iv, &aad, &sealed)
-            .map_err(|_| bad("it does not open under this KEK, or its metadata was changed"))
+            .map_err(|e| match e {
+                weak @ Error::Crypto(sscard_gm::Error::WeakKey(_)) => weak,
+                _ => bad("it does not open under this KEK, or its metadata was changed"),
+            })
     }
 
     /// Opens an SM2 envelope addressed to one of this platform's SM2 keys of
@@ -274,7 +281,7 @@ impl Platform {
                         &key.name,
                         Some(version.version),
                         UseKind::Process,
-                        "unwrap",
+                        "key.import",
                     )
                     .await?;
                 if recipient_id(&self.provider.public_key(&material)?)? != recipient {
@@ -283,7 +290,10 @@ impl Platform {
                 return self
                     .provider
                     .open_envelope(&material, f.algorithm, &ciphertext)
-                    .map_err(|_| bad("the envelope does not open under this platform's key"));
+                    .map_err(|e| match e {
+                        weak @ Error::Crypto(sscard_gm::Error::WeakKey(_)) => weak,
+                        _ => bad("the envelope does not open under this platform's key"),
+                    });
             }
         }
         Err(bad(

@@ -1,12 +1,14 @@
 //! Refusals of callers nobody has authenticated (a request without a
 //! token, an unknown token, a login for a name that is no account, a
 //! sign-in challenge for an unregistered terminal, a malformed share) cost
-//! an attacker nothing. Each is audited, but repeats of one refusal — the
-//! same action, reason and source address — within a minute are counted in
-//! memory and written as one record with their count when the minute is
-//! over, so that a flood grows the log by a bounded amount: at most two
-//! records a minute per (action, reason, source), and past
-//! [`MAX_SOURCES`] sources at once, the rest share one count.
+//! an attacker nothing. Each is audited, but repeats of one kind of refusal
+//! — the same action, error code and source address, whatever the route,
+//! name or token — within a minute are counted in memory and written as one
+//! record with their count when the minute is over, so that a flood grows
+//! the log by a bounded amount: at most two records a minute per (action,
+//! code, source), and past [`MAX_SOURCES`] sources at once, the rest share
+//! one count. What such a record names of the request (a route, a terminal
+//! number) is bounded and escaped.
 //!
 //! The first refusal of a minute is always written at once. What a node
 //! holds in memory is the count of the repeats after it; it is written by
@@ -51,9 +53,7 @@ impl Source {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     action: String,
-    /// The route of a rejected request (empty for the other refusals,
-    /// whose targets are names and tokens an attacker can vary).
-    route: String,
+    /// The refusal's stable code (`unauthenticated`, `bad_share`, …).
     reason: String,
     source: String,
 }
@@ -147,15 +147,6 @@ fn capped(windows: &HashMap<Key, Window>, key: Key) -> Key {
     }
 }
 
-/// The route of a rejected request, which its refusal is counted by.
-fn route_of(entry: &AuditEntry) -> String {
-    if entry.action == "request.rejected" {
-        entry.target.clone()
-    } else {
-        String::new()
-    }
-}
-
 /// The record of `repeats` more refusals like `entry`.
 fn repeats_entry(entry: AuditEntry, repeats: u64) -> AuditEntry {
     entry
@@ -174,15 +165,41 @@ impl Platform {
         source: &Source,
         error: Error,
     ) -> Error {
-        let entry = entry.with("source", source.as_str());
+        let kind = error.code_and_status().0;
+        self.refuse_unauthenticated_as(entry, source, error, kind)
+            .await
+    }
+
+    /// [`Self::refuse_unauthenticated`], counted as the kind of refusal
+    /// `kind` (a stable code) rather than by the error's own code.
+    pub(crate) async fn refuse_unauthenticated_as(
+        &self,
+        entry: AuditEntry,
+        source: &Source,
+        error: Error,
+        kind: &str,
+    ) -> Error {
+        // What the caller sent is bounded and escaped before it is recorded.
+        let mut entry = entry.with(
+            "source",
+            crate::text::bounded(&crate::text::escape(source.as_str()), 64),
+        );
+        entry.actor = crate::text::bounded(&crate::text::escape(&entry.actor), 128);
+        entry.target = crate::text::bounded(&crate::text::escape(&entry.target), 128);
+        // Counted by the kind of refusal (its stable code), not its text:
+        // a message that names what was wrong would make each a kind of
+        // its own.
         let key = Key {
-            route: route_of(&entry),
             action: entry.action.clone(),
-            reason: entry.details.get("reason").cloned().unwrap_or_default(),
+            reason: kind.to_string(),
             source: source.as_str().to_string(),
         };
         match self.refusals.admit(key, &entry, now_ms()) {
-            Verdict::Count => error,
+            Verdict::Count => {
+                // Counted: its record comes with the count.
+                super::note_refusal_recorded();
+                error
+            }
             Verdict::Write(earlier) => {
                 if let Some((earlier, repeats)) = earlier {
                     if let Err(e) = self
@@ -200,14 +217,13 @@ impl Platform {
     /// Whether the next refusal of this kind would be written (not only
     /// counted): callers that record more than the audit record (an event)
     /// do so only then.
-    pub(crate) fn refusal_is_due(&self, action: &str, reason: &str, source: &Source) -> bool {
+    pub(crate) fn refusal_is_due(&self, action: &str, code: &str, source: &Source) -> bool {
         let Ok(windows) = self.refusals.windows.lock() else {
             return true;
         };
         let key = Key {
             action: action.into(),
-            route: String::new(),
-            reason: reason.into(),
+            reason: code.into(),
             source: source.as_str().into(),
         };
         windows
@@ -236,8 +252,7 @@ mod tests {
     fn key(source: &str) -> Key {
         Key {
             action: "auth.login".into(),
-            route: String::new(),
-            reason: "no such account".into(),
+            reason: "bad_credentials".into(),
             source: source.into(),
         }
     }

@@ -164,6 +164,9 @@ impl Platform {
             Ok(n) => n,
             Err(e) => return Err(self.refuse(refuse("invalid name"), e).await),
         };
+        if let Err(e) = self.reserved_key(&name, action) {
+            return Err(self.refuse(refuse("the platform's own key"), e).await);
+        }
         if !new.usage.admits(new.algorithm) {
             let e = Error::Invalid(format!(
                 "a {} key cannot serve the usage {}",
@@ -328,18 +331,22 @@ impl Platform {
     /// until the minimum version passes them.
     pub async fn rotate_key(&self, session: &Session, name: &str) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
-        let name = KeyName::parse(name)?;
-        retry_stale!(self, async {
-            match self
-                .rotate_as(session.operator.as_str(), &name, false)
-                .await
-            {
-                // Another rotation took the same version number: number again.
-                Err(Error::Conflict(what)) => Err(Error::Stale(what)),
-                other => other,
-            }
-        })?;
-        self.view(&name).await
+        self.audited(session, "key.rotate", name, async {
+            let name = KeyName::parse(name)?;
+            self.reserved_key(&name, "key.rotate")?;
+            retry_stale!(self, async {
+                match self
+                    .rotate_as(session.operator.as_str(), &name, false)
+                    .await
+                {
+                    // Another rotation took the same version number: number again.
+                    Err(Error::Conflict(what)) => Err(Error::Stale(what)),
+                    other => other,
+                }
+            })?;
+            self.view(&name).await
+        })
+        .await
     }
 
     /// Adds a version of `name` on behalf of `who` (an operator, or `system`
@@ -398,9 +405,13 @@ impl Platform {
     ) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         let who = session.operator.as_str();
-        let name = KeyName::parse(name)?;
-        retry_stale!(self, self.set_min_version_once(who, &name, min))?;
-        self.view(&name).await
+        self.audited(session, "key.min-version", name, async {
+            let name = KeyName::parse(name)?;
+            self.reserved_key(&name, "key.min-version")?;
+            retry_stale!(self, self.set_min_version_once(who, &name, min))?;
+            self.view(&name).await
+        })
+        .await
     }
 
     async fn set_min_version_once(&self, who: &str, name: &KeyName, min: i64) -> Result<()> {
@@ -442,9 +453,14 @@ impl Platform {
     ) -> Result<KeyView> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
         let who = session.operator.as_str();
-        let name = KeyName::parse(name)?;
-        retry_stale!(self, self.transition_key_once(who, &name, transition))?;
-        self.view(&name).await
+        let action = format!("key.{}", transition.as_str());
+        self.audited(session, &action, name, async {
+            let name = KeyName::parse(name)?;
+            self.reserved_key(&name, &action)?;
+            retry_stale!(self, self.transition_key_once(who, &name, transition))?;
+            self.view(&name).await
+        })
+        .await
     }
 
     async fn transition_key_once(
@@ -482,6 +498,28 @@ impl Platform {
             count_use: false,
         };
         self.commit(vec![write], entry).await?;
+        Ok(())
+    }
+
+    /// Refuses `action` on one of the platform's own keys: its CA, blacklist
+    /// and CRL key (`platform-signing`), which nothing else may use, rotate
+    /// or retire (terminals and certificates depend on it), and the master
+    /// of terminal keys (`terminal-master`), which only rotates and moves
+    /// through its lifecycle. Neither is made, used, exported, destroyed or
+    /// given another usage by an operator.
+    pub(super) fn reserved_key(&self, name: &KeyName, action: &str) -> Result<()> {
+        use super::signin::TERMINAL_MASTER;
+        use super::terminals::PLATFORM_KEY;
+        let name = name.as_str();
+        let lifecycle = matches!(
+            action,
+            "key.rotate" | "key.suspend" | "key.activate" | "key.deactivate" | "key.compromise"
+        );
+        if name == PLATFORM_KEY || (name == TERMINAL_MASTER && !lifecycle) {
+            return Err(Error::Refused(format!(
+                "key {name} is the platform's own: only the platform makes and uses it"
+            )));
+        }
         Ok(())
     }
 

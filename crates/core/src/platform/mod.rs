@@ -36,7 +36,10 @@ macro_rules! key_use {
         let outcome = match $crate::key::KeyName::parse($name) {
             Ok(parsed) => {
                 let $key = &parsed;
-                retry_stale!($platform, $body)
+                match $platform.reserved_key($key, $action) {
+                    Err(e) => Err(e),
+                    Ok(()) => retry_stale!($platform, $body),
+                }
             }
             Err(e) => Err(e),
         };
@@ -44,6 +47,33 @@ macro_rules! key_use {
             .audit_key_refusal($session, $action, $name, outcome)
             .await
     }};
+}
+
+tokio::task_local! {
+    /// Whether a refusal record was written (or counted) within the
+    /// current scope: a request, or an operation run by [`Platform::audited`].
+    static REFUSAL_RECORDED: std::cell::Cell<bool>;
+}
+
+/// Notes that a refusal was recorded in the current scope, if any.
+fn note_refusal_recorded() {
+    let _ = REFUSAL_RECORDED.try_with(|c| c.set(true));
+}
+
+/// Runs `work` in a scope of its own, and says whether a refusal record
+/// was written (or counted) while it ran. A server runs each request so,
+/// to audit a refusal that no operation recorded.
+pub async fn refusal_scope<T>(work: impl std::future::Future<Output = T>) -> (T, bool) {
+    let (value, recorded) = REFUSAL_RECORDED
+        .scope(std::cell::Cell::new(false), async {
+            let value = work.await;
+            (value, REFUSAL_RECORDED.with(std::cell::Cell::get))
+        })
+        .await;
+    if recorded {
+        note_refusal_recorded();
+    }
+    (value, recorded)
 }
 
 /// Tries of a decision whose commit keeps finding its state changed.
@@ -259,11 +289,34 @@ pub struct Platform {
     password_iterations: u32,
     /// Refusals of unauthenticated callers being counted.
     refusals: flood::Refusals,
+    /// Password derivations running at once: each takes a core for about
+    /// 0.1 s, so they run off the request threads, a few at a time, and a
+    /// flood of logins waits its turn instead of stalling every request.
+    kdf_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Platform {
     /// Records between signed checkpoints, unless set otherwise.
     pub const CHECKPOINT_EVERY: i64 = 100;
+
+    /// Password derivations a node runs at once.
+    pub const KDF_AT_ONCE: usize = 2;
+
+    /// Runs a password derivation (`work`) on the blocking pool, at most
+    /// [`Self::KDF_AT_ONCE`] at a time.
+    pub(crate) async fn kdf<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .kdf_permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Storage("password derivations closed".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| Error::Storage("a password derivation failed to run".into()))?
+    }
 
     /// A sealed platform over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
@@ -275,6 +328,7 @@ impl Platform {
             full_blacklist: tokio::sync::Mutex::new(None),
             password_iterations: crate::password::ITERATIONS,
             refusals: flood::Refusals::default(),
+            kdf_permits: Arc::new(tokio::sync::Semaphore::new(Self::KDF_AT_ONCE)),
         }
     }
 
@@ -332,7 +386,11 @@ impl Platform {
 
     /// Commits writes with their audit record, then a signed checkpoint if one is due.
     async fn commit(&self, writes: Vec<Write>, entry: AuditEntry) -> Result<AuditRecord> {
+        let refusal = entry.outcome == "refused";
         let record = self.store.commit(writes, entry).await?;
+        if refusal {
+            note_refusal_recorded();
+        }
         if record.seq % self.checkpoint_every == 0 {
             self.checkpoint(&record).await?;
         }
@@ -394,6 +452,37 @@ impl Platform {
         let pause = u64::from(tries.min(10)) + u64::from(jitter % 8);
         tracing::debug!(what, tries, "stale decision, deciding again");
         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    }
+
+    /// Runs the operation `action` of `session` on `target`: a refusal it
+    /// returns that it did not record itself is audited under `action`
+    /// (the name its success is audited under), so that no refusal of an
+    /// operation goes unrecorded.
+    pub(crate) async fn audited<T>(
+        &self,
+        session: &Session,
+        action: &str,
+        target: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let (outcome, recorded) = refusal_scope(work).await;
+        match outcome {
+            Err(e) if !recorded && keys::is_refusal(&e) => {
+                let target = if crate::text::check("target", target, 128).is_ok() {
+                    target.to_string()
+                } else {
+                    self.audit_hmac(target)
+                };
+                let entry = AuditEntry::refused(
+                    session.operator.as_str(),
+                    action,
+                    &target,
+                    &keys::refusal_reason(&e),
+                );
+                Err(self.refuse(entry, e).await)
+            }
+            other => other,
+        }
     }
 
     /// Audits a refusal and returns the error to give the caller. If even

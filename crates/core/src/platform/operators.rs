@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::{name, ops, Platform, Session};
 use crate::audit::AuditEntry;
-use crate::operator::Operator;
+use crate::operator::{Operator, OperatorName};
 use crate::store::{OperatorField, Write};
 use crate::{now_ms, password, Error, Result, Role};
 
@@ -31,7 +31,15 @@ impl Platform {
         self.authorize(session, &ops::OPERATOR_ADD).await?;
         let unsealed = self.unsealed()?;
         let who = session.operator.as_str();
-        let new_name = match name(user) {
+        let new_name = match name(user).and_then(|n| {
+            if is_reserved_actor(n.as_str()) {
+                Err(Error::Invalid(format!(
+                    "{n} names the platform itself in its records (system, anonymous, terminal-…, hmac-sm3…): choose another name"
+                )))
+            } else {
+                Ok(n)
+            }
+        }) {
             Ok(n) => n,
             Err(e) => {
                 let target = self.audit_hmac(user);
@@ -54,7 +62,7 @@ impl Platform {
         let op = Operator {
             password: unsealed.keyring.seal(
                 &Operator::password_aad(&new_name),
-                &password::hash_with(&secret, self.password_iterations)?,
+                &self.hash_password(&secret).await?,
             )?,
             name: new_name.clone(),
             role: None,
@@ -83,7 +91,11 @@ impl Platform {
                 )
                 .await);
         }
-        if self.store.get_operator(&target).await?.is_none() {
+        retry_stale!(self, self.disable_once(who, &target))
+    }
+
+    async fn disable_once(&self, who: &str, target: &OperatorName) -> Result<()> {
+        let Some(op) = self.store.get_operator(target).await? else {
             let entry = AuditEntry::refused(
                 who,
                 ops::OPERATOR_DISABLE.name,
@@ -93,13 +105,30 @@ impl Platform {
             return Err(self
                 .refuse(entry, Error::NotFound(format!("operator {target}")))
                 .await);
+        };
+        if let Some(role) = op.role.filter(|_| !op.disabled) {
+            let others = self
+                .store
+                .list_operators()
+                .await?
+                .into_iter()
+                .filter(|o| o.role == Some(role) && !o.disabled && o.name != op.name)
+                .count();
+            if others == 0 {
+                let entry = AuditEntry::refused(
+                    who,
+                    ops::OPERATOR_DISABLE.name,
+                    target.as_str(),
+                    "the last holder of its role",
+                );
+                let e = Error::Refused(format!(
+                    "{target} is the last enabled {role} administrator: grant the role to another account first"
+                ));
+                return Err(self.refuse(entry, e).await);
+            }
         }
         let writes = vec![
-            Write::UpdateOperator {
-                name: target.clone(),
-                expect: Vec::new(),
-                set: vec![OperatorField::Disabled(true)],
-            },
+            Write::DisableOperator(target.clone()),
             Write::DeleteTokensOf(target.clone()),
         ];
         self.commit(
@@ -174,4 +203,13 @@ impl Platform {
             })
             .collect())
     }
+}
+
+/// Whether `name` is one the audit log uses for an actor that is no
+/// operator: the platform itself (`system`), an unauthenticated caller
+/// (`anonymous`), a terminal (`terminal-…`) or a name kept as its HMAC.
+fn is_reserved_actor(name: &str) -> bool {
+    matches!(name, "system" | "anonymous")
+        || name.starts_with("terminal-")
+        || name.starts_with("hmac-sm3")
 }

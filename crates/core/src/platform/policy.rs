@@ -51,7 +51,21 @@ impl Platform {
         usage: KeyUsage,
     ) -> Result<PendingApproval> {
         self.authorize(session, &ops::KEY_MANAGE).await?;
-        let name = KeyName::parse(name)?;
+        self.audited(session, SET_USAGE, name, async {
+            let name = KeyName::parse(name)?;
+            self.reserved_key(&name, SET_USAGE)?;
+            self.request_usage_change_inner(session, &name, usage).await
+        })
+        .await
+    }
+
+    async fn request_usage_change_inner(
+        &self,
+        session: &Session,
+        name: &KeyName,
+        usage: KeyUsage,
+    ) -> Result<PendingApproval> {
+        let name = name.clone();
         let from = match self.check_usage_change(&name, usage).await {
             Ok(from) => from,
             Err(e) => {

@@ -39,8 +39,9 @@ pub const TERMINAL_MASTER: &str = "terminal-master";
 pub const CHALLENGE_TTL_MS: i64 = 2 * 60 * 1000;
 /// How long a terminal session lives.
 pub const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
-/// Unspent challenges one terminal may hold at once: a terminal needs
-/// one; more is a caller filling the store.
+/// Unspent challenges one terminal may hold at once, asked from one
+/// address: a terminal needs one; more is a caller filling the store. The
+/// limit is per address so that nobody can use up another's challenges.
 pub const MAX_LIVE_CHALLENGES: i64 = 3;
 /// Bytes of a sign-in or event MAC: the whole SM4 block, so that a
 /// shortened MAC is never accepted.
@@ -220,7 +221,7 @@ impl Platform {
             )
             .await?;
         let (_, chosen, blob) = self
-            .use_version(session, &name, version, kind, "terminal-key")
+            .use_version(session, &name, version, kind, "terminal.key")
             .await?;
         Ok((blob, chosen.version))
     }
@@ -231,7 +232,10 @@ impl Platform {
     /// earlier key, if any, no longer signs in.
     pub async fn key_terminal(&self, session: &Session, no: &str) -> Result<TerminalKeying> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
-        retry_stale!(self, self.key_terminal_once(session, no))
+        self.audited(session, "terminal.key", no, async {
+            retry_stale!(self, self.key_terminal_once(session, no))
+        })
+        .await
     }
 
     async fn key_terminal_once(&self, session: &Session, no: &str) -> Result<TerminalKeying> {
@@ -293,7 +297,15 @@ impl Platform {
     /// [`super::flood`]).
     pub async fn signin_challenge_from(&self, no: &str, source: &Source) -> Result<String> {
         self.unsealed()?;
-        check_terminal_no(no)?;
+        if let Err(e) = check_terminal_no(no) {
+            let entry = AuditEntry::refused(
+                "anonymous",
+                "terminal.challenge",
+                &self.audit_hmac(no),
+                "not a terminal number",
+            );
+            return Err(self.refuse_unauthenticated(entry, source, e).await);
+        }
         match self.store.get_terminal(no).await? {
             Some(t) if t.state == "revoked" => {
                 return Err(self
@@ -333,7 +345,12 @@ impl Platform {
             no,
             "too many unanswered challenges",
         );
-        if self.store.count_live_nonces(no, now_ms()).await? >= MAX_LIVE_CHALLENGES {
+        if self
+            .store
+            .count_live_nonces(no, source.as_str(), now_ms())
+            .await?
+            >= MAX_LIVE_CHALLENGES
+        {
             return Err(self
                 .refuse_unauthenticated(refused_for_many, source, too_many())
                 .await);
@@ -345,6 +362,7 @@ impl Platform {
         let write = Write::PutNonce {
             nonce: nonce.clone(),
             terminal_no: no.into(),
+            source: source.as_str().into(),
             expires_ms: now + CHALLENGE_TTL_MS,
             now_ms: now,
             max_live: MAX_LIVE_CHALLENGES,
@@ -392,7 +410,7 @@ impl Platform {
             // No challenge was spent: the refusal cost the caller nothing,
             // so its repeats are counted, and its event is recorded with the
             // refusal's record only.
-            if self.refusal_is_due("terminal.signin", reason, source) {
+            if self.refusal_is_due("terminal.signin", error.code_and_status().0, source) {
                 let _ = self.record_event(&format!("terminal-{no}"), event).await;
             }
             let _ = t;
@@ -464,6 +482,16 @@ impl Platform {
         source: &Source,
     ) -> Result<SigninOutcome> {
         self.unsealed()?;
+        if let Err(e) = check_terminal_no(no) {
+            // Nothing of a malformed number is recorded but its HMAC.
+            let entry = AuditEntry::refused(
+                "anonymous",
+                "terminal.signin",
+                &self.audit_hmac(no),
+                "not a terminal number",
+            );
+            return Err(self.refuse_unauthenticated(entry, source, e).await);
+        }
         let t = match self.store.get_terminal(no).await? {
             Some(t) => t,
             None => {

@@ -195,13 +195,16 @@ impl Platform {
         state: &str,
     ) -> Result<TerminalRecord> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
-        if !matches!(state, "suspended" | "active" | "revoked") {
-            return Err(Error::Invalid(format!(
-                "a terminal is suspended, active or revoked, not {state}"
-            )));
-        }
-        self.set_terminal_state(session.operator.as_str(), no, state)
-            .await
+        self.audited(session, &format!("terminal.{state}"), no, async {
+            if !matches!(state, "suspended" | "active" | "revoked") {
+                return Err(Error::Invalid(format!(
+                    "a terminal is suspended, active or revoked, not {state}"
+                )));
+            }
+            self.set_terminal_state(session.operator.as_str(), no, state)
+                .await
+        })
+        .await
     }
 
     /// A key the platform holds for itself (not exported, no schedule),
@@ -214,7 +217,18 @@ impl Platform {
         usage: KeyUsage,
     ) -> Result<KeyName> {
         let key_name = KeyName::parse(name)?;
-        if self.store.get_key(&key_name).await?.is_some() {
+        if let Some(existing) = self.store.get_key(&key_name).await? {
+            // Only a key the platform made for this purpose serves it: a key
+            // of that name made otherwise (another usage, exportable) would
+            // hand the platform's secrets to whoever controls it.
+            if existing.algorithm != algorithm || existing.usage != usage || existing.exportable {
+                return Err(Error::Integrity(format!(
+                    "key {name} is not the platform's own ({} {}, exportable {}): it is not used",
+                    existing.algorithm.as_str(),
+                    existing.usage.as_str(),
+                    existing.exportable
+                )));
+            }
             return Ok(key_name);
         }
         let new = NewKey {
@@ -254,7 +268,7 @@ impl Platform {
             )
             .await?;
         let (_, _, blob) = self
-            .use_version(session, &name, None, UseKind::Protect, "platform-sign")
+            .use_version(session, &name, None, UseKind::Protect, "platform.sign")
             .await?;
         let ca = match self.store.get_meta(CA_CERT_META).await? {
             Some(pem) => {
@@ -321,7 +335,10 @@ impl Platform {
         request_der: &[u8],
     ) -> Result<Enrollment> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
-        retry_stale!(self, self.enroll_terminal_once(session, no, request_der))
+        self.audited(session, "terminal.enroll", no, async {
+            retry_stale!(self, self.enroll_terminal_once(session, no, request_der))
+        })
+        .await
     }
 
     async fn enroll_terminal_once(
@@ -422,10 +439,14 @@ impl Platform {
         sm3_hex: &str,
     ) -> Result<()> {
         self.authorize(session, &ops::TERMINAL_MANAGE).await?;
-        if sm3_hex.len() != 64 || hex::decode(sm3_hex).is_err() {
-            return Err(Error::Invalid("an SM3 hash is 64 hex digits".into()));
-        }
-        retry_stale!(self, self.allow_software_once(session, version, sm3_hex))
+        self.audited(session, "terminal.allow-software", version, async {
+            crate::text::check("version", version, 64)?;
+            if sm3_hex.len() != 64 || hex::decode(sm3_hex).is_err() {
+                return Err(Error::Invalid("an SM3 hash is 64 hex digits".into()));
+            }
+            retry_stale!(self, self.allow_software_once(session, version, sm3_hex))
+        })
+        .await
     }
 
     async fn allow_software_once(

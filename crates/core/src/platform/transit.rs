@@ -80,6 +80,12 @@ impl Platform {
             if key.algorithm != KeyAlgorithm::Sm2 {
                 return Err(Error::Invalid(format!("key {name} is not an sm2 key")));
             }
+            if !key.usage.signs() {
+                return Err(Error::Invalid(format!(
+                    "key {name} has usage {}: it does not sign",
+                    key.usage.as_str()
+                )));
+            }
             let signature = self.provider.sign(&material, data)?;
             self.record_use(session, &key, &version, "key.sign").await?;
             Ok(hex::encode(signature))

@@ -132,11 +132,20 @@ impl Platform {
         })
     }
 
-    /// Forgets the shares given so far (as Vault's `unseal -reset`): after a
-    /// wrong share, the custodians start again. Audited; refused when the
-    /// platform is unsealed (there is nothing to reset).
-    pub async fn unseal_reset(&self, source: &Source) -> Result<UnsealProgress> {
+    /// Forgets the shares given so far (as Vault's `unseal -reset`): the
+    /// custodians start again. Only a custodian resets: the request carries
+    /// one of this platform's shares, checked as a share given is (and not
+    /// counted). Audited; refused when the platform is unsealed (there is
+    /// nothing to reset).
+    pub async fn unseal_reset(&self, share: &[u8], source: &Source) -> Result<UnsealProgress> {
         let config = self.seal_config().await?;
+        if let Err(e) =
+            ShareFile::parse(share).and_then(|f| seal::check_share(&config, &f).map(|_| ()))
+        {
+            let entry =
+                AuditEntry::refused("anonymous", "sys.unseal-reset", "platform", &e.to_string());
+            return Err(self.refuse_unauthenticated(entry, source, e).await);
+        }
         let forgotten = {
             let mut state = self.state.write().map_err(|_| super::poisoned())?;
             match &mut *state {

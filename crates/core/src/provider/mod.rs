@@ -69,7 +69,9 @@ pub trait CryptoProvider: Send + Sync {
     fn generate(&self, algorithm: KeyAlgorithm) -> Result<KeyBlob>;
 
     /// Takes in a key given in clear (custodians' combined components, a
-    /// key unwrapped from transport). SM2 keys are PKCS#8 DER.
+    /// key unwrapped from transport). SM2 keys are PKCS#8 DER. A weak block
+    /// key ([`sscard_gm::weak::check_key`]) is refused, whichever way it
+    /// arrives.
     fn import(&self, algorithm: KeyAlgorithm, clear: &[u8]) -> Result<KeyBlob>;
 
     /// The check value of a key (hex): the KCV of a block key, 4 bytes of

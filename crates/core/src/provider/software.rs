@@ -52,6 +52,11 @@ impl CryptoProvider for SoftwareProvider {
     }
 
     fn import(&self, algorithm: KeyAlgorithm, clear: &[u8]) -> Result<KeyBlob> {
+        // A weak block key is refused whichever way it arrives: by
+        // components, under a KEK or in an SM2 envelope.
+        if let Ok(block) = block_algorithm(algorithm) {
+            sscard_gm::weak::check_key(block, clear)?;
+        }
         let blob = KeyBlob::from_bytes(Zeroizing::new(clear.to_vec()));
         // A key that does not parse for its algorithm is refused here.
         self.check_value(algorithm, &blob)?;

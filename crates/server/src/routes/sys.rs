@@ -36,11 +36,11 @@ pub async fn health(State(platform): State<Arc<Platform>>) -> Result<Json<Health
 /// `POST /v1/sys/unseal`
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UnsealRequest {
-    /// The contents of one share file (absent with `reset`).
-    #[schema(value_type = Option<String>)]
-    #[serde(default)]
-    pub share: Option<Zeroizing<String>>,
-    /// Forget the shares given so far instead (after a wrong one).
+    /// The contents of one share file.
+    #[schema(value_type = String)]
+    pub share: Zeroizing<String>,
+    /// Forget the shares given so far instead of giving this one (the
+    /// share proves a custodian asks).
     #[serde(default)]
     pub reset: bool,
 }
@@ -68,14 +68,10 @@ pub async fn unseal(
     Peer(source): Peer,
     Body(req): Body<UnsealRequest>,
 ) -> Result<Json<UnsealBody>, ApiError> {
-    let p = match (&req.share, req.reset) {
-        (None, true) => platform.unseal_reset(&source).await?,
-        (Some(share), false) => platform.unseal_from(share.as_bytes(), &source).await?,
-        _ => {
-            return Err(ApiError(sscard_core::Error::Invalid(
-                "give either a share or reset".into(),
-            )))
-        }
+    let p = if req.reset {
+        platform.unseal_reset(req.share.as_bytes(), &source).await?
+    } else {
+        platform.unseal_from(req.share.as_bytes(), &source).await?
     };
     Ok(Json(UnsealBody {
         sealed: p.sealed,
