@@ -372,3 +372,77 @@ fn input_refused_before_its_operation_is_audited_after_the_role_check() {
     let (_, listed) = call(&server.addr, "GET", "/v1/terminals", Some(&system), None);
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
 }
+
+/// A route asked with a method it does not take answers 405 in the JSON
+/// of every error; the client does not send a token over plain HTTP to a
+/// host that is not this machine; and `--json` keeps strings of digits
+/// (a region code, a version) as they are printed.
+#[test]
+fn methods_plain_http_and_json_strings() {
+    let d = scratch("methods");
+    let server = Server::dev(&d, &[]);
+    let security = server.login("security");
+    let (status, body) = call(
+        &server.addr,
+        "GET",
+        "/v1/keys/none/encrypt",
+        Some(&security),
+        None,
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{body}"
+    );
+    let (status, body) = call(&server.addr, "GET", "/v1/no/such/route", None, None);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+
+    for addr in [
+        "http://192.0.2.1:8200",
+        "http://sscard.example:8200",
+        "http://[2001:db8::1]:8200",
+        "http://127.0.0.1.example:8200",
+    ] {
+        let out = common::sscard(&["key", "list", "--addr", addr, "--token", &security]);
+        let err = common::fails(out, 2);
+        assert!(err.contains("not sent in clear"), "{addr}: {err}");
+    }
+    // Loopback in each spelling is this machine: the request is made.
+    let port = server.addr.rsplit(':').next().unwrap();
+    for addr in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let out = common::sscard(&["key", "list", "--addr", &addr, "--token", &security]);
+        assert!(out.status.success(), "{addr}: {out:?}");
+    }
+
+    // A version printed as `version: 1` stays the string "1" in JSON, as a
+    // card number of digits stays text.
+    let card = "330300D1560000050000000000000001";
+    let out = server.run_as(
+        &security,
+        &[
+            "blacklist",
+            "add",
+            "--card",
+            card,
+            "--reason",
+            "lost",
+            "--json",
+        ],
+    );
+    let added: Value = serde_json::from_slice(&common::ok(out)).unwrap();
+    assert_eq!(
+        added["card"],
+        json!(format!("{card} reason=lost")),
+        "{added}"
+    );
+    let out = server.run_as(&security, &["blacklist", "publish", "--json"]);
+    let published: Value = serde_json::from_slice(&common::ok(out)).unwrap();
+    assert_eq!(published, json!({"version": "1"}));
+}

@@ -1,4 +1,5 @@
-//! Weak block keys, refused at import: a key that is all zero, a 3DES key
+//! Weak block keys, refused at import: a key that is all zero or one byte
+//! repeated (no key a generator gives; one a person types), a 3DES key
 //! whose parts are equal (it is single DES in effect, ANSI X9.52 keying
 //! option 3, or 2-key 3DES with K1 = K2), a DES part that is one of the 4
 //! weak or 12 semi-weak keys of FIPS 74 §3.6 (parity bits ignored), and
@@ -41,6 +42,7 @@ fn same_des(a: &[u8], b: &[u8]) -> bool {
 /// ```
 /// use sscard_gm::{weak, BlockAlgorithm};
 /// assert!(weak::check_key(BlockAlgorithm::Sm4, &[0; 16]).is_err());
+/// assert!(weak::check_key(BlockAlgorithm::Sm4, &[0x5A; 16]).is_err());
 /// // 2-key 3DES with K1 = K2 is single DES.
 /// let mut k = [0x23u8; 16];
 /// assert!(weak::check_key(BlockAlgorithm::Tdes, &k).is_err());
@@ -50,6 +52,9 @@ fn same_des(a: &[u8], b: &[u8]) -> bool {
 pub fn check_key(algorithm: BlockAlgorithm, key: &[u8]) -> Result<()> {
     if key.iter().all(|&b| b == 0) {
         return Err(Error::WeakKey("the key is all zero"));
+    }
+    if key.windows(2).all(|w| w.first() == w.last()) {
+        return Err(Error::WeakKey("the key is one byte repeated"));
     }
     if algorithm == BlockAlgorithm::Sm4 {
         return Ok(());

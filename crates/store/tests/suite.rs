@@ -1926,8 +1926,10 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         activate_ms: 0,
         expire_ms: 0,
     };
+    // Component i of byte b holds b ^ i at position i: the three combine
+    // to 0x77 ^ i.
     let component = |byte: u8| {
-        let key = Zeroizing::new(vec![byte; 16]);
+        let key = Zeroizing::new((0..16u8).map(|i| byte ^ i).collect::<Vec<_>>());
         let block = sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, &key).unwrap();
         let check = sscard_gm::kcv::kcv(&block, 4).unwrap();
         (key, check)
@@ -1953,7 +1955,11 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         )
         .await
         .unwrap();
-    let expected = sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, &[0x77; 16]).unwrap();
+    let expected = sscard_gm::BlockKey::new(
+        sscard_gm::BlockAlgorithm::Sm4,
+        &(0..16u8).map(|i| 0x77 ^ i).collect::<Vec<_>>(),
+    )
+    .unwrap();
     assert_eq!(
         pending.kcv.as_deref(),
         Some(hex::encode(sscard_gm::kcv::kcv(&expected, 4).unwrap()).as_str())
