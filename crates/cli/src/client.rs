@@ -88,9 +88,13 @@ impl Client {
                 .build();
             config = config.tls_config(tls);
         }
+        let token = match &connection.token {
+            Some(token) => Some(checked_token(token)?),
+            None => None,
+        };
         Ok(Self {
             base: connection.addr.trim_end_matches('/').to_string(),
-            token: connection.token.clone(),
+            token,
             agent: config.build().into(),
         })
     }
@@ -104,8 +108,21 @@ impl Client {
         }
     }
 
+    /// The URL of `path`, with every byte a URI may not hold as it is (a
+    /// space, a control character, non-ASCII text, a double quote, angle
+    /// brackets, backslash, caret, backtick, braces, bar, `#`) written as
+    /// `%XX`, so that an argument of any text reaches the server, which
+    /// refuses it with its reason, rather than failing in the client.
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        let mut url = self.base.clone();
+        for b in path.bytes() {
+            if b.is_ascii_graphic() && !b"\"<>\\^`{|}#".contains(&b) {
+                url.push(char::from(b));
+            } else {
+                url.push_str(&format!("%{b:02X}"));
+            }
+        }
+        url
     }
 
     fn unreachable(&self, e: &ureq::Error) -> CliError {
@@ -128,6 +145,11 @@ impl Client {
 
     fn finish_bytes(&self, mut response: ureq::http::Response<ureq::Body>) -> CliResult<Vec<u8>> {
         let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| sscard_core::text::bounded(v, 64));
         // An audit export of a busy platform runs past ureq's default 10 MiB.
         let bytes = response
             .body_mut()
@@ -152,7 +174,8 @@ impl Client {
             .unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
         let mut line = format!("{message} ({code})");
         if (500..600).contains(&status) {
-            line = format!("the server failed: {line}");
+            let id = request_id.as_deref().unwrap_or("none");
+            line = format!("the server failed: {line}; request id {id}");
         }
         Err(CliError::from_status(status, line))
     }
@@ -192,6 +215,19 @@ impl Client {
         let text = self.finish(response)?;
         parse(if text.is_empty() { "null" } else { &text })
     }
+}
+
+/// A token as given (an environment variable or a file may end it with a
+/// line break, which is dropped), refused unless it is visible ASCII as
+/// every token of the platform is.
+fn checked_token(token: &str) -> CliResult<String> {
+    let token = token.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CliError::input(
+            "the token holds characters no token of sscard has (it is visible ASCII: sst_…); log in again",
+        ));
+    }
+    Ok(token.to_string())
 }
 
 fn parse<T: DeserializeOwned>(text: &str) -> CliResult<T> {

@@ -52,7 +52,15 @@ const DEV_CREDENTIALS: &str = "dev-credentials.json";
 
 pub async fn run(args: ServeArgs) -> CliResult {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (Some(cert), Some(key)) => {
+            Some(sscard_server::tls_config(cert, key).await.map_err(|e| {
+                CliError::input(format!(
+                    "--tls-cert {} / --tls-key {}: {e}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?)
+        }
         _ => None,
     };
     if tls.is_none() && !args.listen.ip().is_loopback() {
@@ -96,8 +104,8 @@ pub async fn run(args: ServeArgs) -> CliResult {
     ));
     let node = Arc::clone(&platform);
     let served = match tls {
-        Some((cert, key)) => {
-            sscard_server::serve_tls(listener, platform, &cert, &key, shutdown_signal()).await
+        Some(config) => {
+            sscard_server::serve_tls(listener, platform, config, shutdown_signal()).await
         }
         None => {
             let listener = listener
@@ -162,7 +170,8 @@ async fn dev_prepare(platform: &Platform, dir: &Path) -> CliResult {
             password_iterations: sscard_core::password::ITERATIONS,
         };
         let store = Arc::clone(platform.store());
-        Platform::initialize_then(store.as_ref(), &options, |out| {
+        let credentials_path = dir.join(DEV_CREDENTIALS);
+        let result = Platform::initialize_then(store.as_ref(), &options, |out| {
             let failed = |e: CliError| sscard_core::Error::Storage(e.to_string());
             let share = out
                 .shares
@@ -182,14 +191,21 @@ async fn dev_prepare(platform: &Platform, dir: &Path) -> CliResult {
                 .collect();
             let credentials = json!({ "addr": "", "operators": operators });
             let text = zeroize::Zeroizing::new(credentials.to_string());
-            write_file(
-                &dir.join(DEV_CREDENTIALS),
-                text.as_bytes(),
-                FileMode::Secret,
-            )
-            .map_err(failed)
+            write_file(&credentials_path, text.as_bytes(), FileMode::Secret).map_err(failed)
         })
-        .await?;
+        .await;
+        if let Err(e) = result {
+            // Nothing half-written: the files of a platform that was not
+            // made (another node initialized the store first) go.
+            let _ = std::fs::remove_file(&share_path);
+            let _ = std::fs::remove_file(&credentials_path);
+            return Err(match e {
+                sscard_core::Error::AlreadyInitialized => CliError::Refused(
+                    "another node initialized this store first; its dev files are in its --data directory".into(),
+                ),
+                other => other.into(),
+            });
+        }
     }
     let share = zeroize::Zeroizing::new(read_file(&share_path)?);
     platform.unseal(&share).await?;

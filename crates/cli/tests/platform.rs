@@ -1183,8 +1183,13 @@ fn key_ceremony_dual_control_and_destroy() {
         common::sscard(&all)
     };
     // Each custodian makes a component and its check value with the tools.
-    let components: Vec<String> = (0..3)
-        .map(|i| hex::encode([0x11 * (i + 1) as u8; 16].map(|b| b ^ 0x5a)))
+    // (Component i holds 0x11·(i+1) ^ 0x5a ^ j at position j: no component
+    // nor the key they make is one byte repeated.)
+    let components: Vec<String> = (0..3u8)
+        .map(|i| {
+            let bytes: Vec<u8> = (0..16u8).map(|j| (0x11 * (i + 1)) ^ 0x5a ^ j).collect();
+            hex::encode(bytes)
+        })
         .collect();
     let kcvs: Vec<String> = components
         .iter()

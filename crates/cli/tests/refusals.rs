@@ -446,3 +446,121 @@ fn methods_plain_http_and_json_strings() {
     let published: Value = serde_json::from_slice(&common::ok(out)).unwrap();
     assert_eq!(published, json!({"version": "1"}));
 }
+
+/// Arguments of any text reach the server and are refused there with exit
+/// 2 (not a client failure, exit 3); a token pasted with a line ending
+/// works, one with other characters is refused before it is sent; a route
+/// that does not exist, asked with a valid token, is recorded under the
+/// caller; a batch names its bad item whatever refused it.
+#[test]
+fn odd_arguments_tokens_and_batch_items() {
+    let d = scratch("odd-arguments");
+    let server = Server::dev(&d, &[]);
+    let security = server.login("security");
+    for name in ["a b", "\u{1b}[2J", "名字", "a\"<>{}|^`#"] {
+        let out = server.run_as(&security, &["key", "show", name]);
+        let line = common::fails(out, 2);
+        assert!(!line.contains("cannot reach"), "{name:?}: {line}");
+    }
+    let out = server.run_as(&security, &["approval", "status", "\u{1b}[2J"]);
+    assert!(matches!(out.status.code(), Some(1) | Some(2)), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+
+    let out = server.run_as(&format!("{security}\r\n"), &["key", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = server.run_as(&format!("{security}\u{7}x"), &["key", "list"]);
+    let line = common::fails(out, 2);
+    assert!(line.contains("token"), "{line}");
+
+    let (status, _) = call(
+        &server.addr,
+        "GET",
+        "/v1/no-such-route",
+        Some(&security),
+        None,
+    );
+    assert_eq!(status, 404);
+    let records = audit_records(&server);
+    assert!(
+        records.iter().any(|r| r["action"] == "request.refused"
+            && r["actor"] == "secadmin"
+            && r["target"] == "GET (no route)"),
+        "{:?}",
+        records.iter().rev().take(5).collect::<Vec<_>>()
+    );
+
+    let (status, _) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys",
+        Some(&security),
+        Some(json!({"name": "rows", "algorithm": "sm4", "usage": "encrypt"})),
+    );
+    assert_eq!(status, 201);
+    let (status, sealed) = call(
+        &server.addr,
+        "POST",
+        "/v1/keys/rows/encrypt-batch",
+        Some(&security),
+        Some(json!({"items": ["00", "01"]})),
+    );
+    assert_eq!(status, 200, "{sealed}");
+    let good = sealed["items"][0].as_str().unwrap().to_string();
+    // One character in the middle of the ciphertext changed.
+    let mut tampered: Vec<char> = sealed["items"][1].as_str().unwrap().chars().collect();
+    let middle = tampered.len() - 12;
+    tampered[middle] = if tampered[middle] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    for (op, bad) in [
+        ("decrypt", "junk".to_string()),
+        ("decrypt", tampered.clone()),
+        ("rewrap", "junk".to_string()),
+        ("encrypt", "zz".to_string()),
+    ] {
+        let first = if op == "encrypt" {
+            "00".to_string()
+        } else {
+            good.clone()
+        };
+        let (status, body) = call(
+            &server.addr,
+            "POST",
+            &format!("/v1/keys/rows/{op}-batch"),
+            Some(&security),
+            Some(json!({"items": [first, bad]})),
+        );
+        assert!((400..500).contains(&status), "{op}: {status} {body}");
+        assert!(
+            body["message"].as_str().unwrap().starts_with("item 2: "),
+            "{op}: {body}"
+        );
+    }
+}
+
+/// A TLS certificate or key that cannot serve is refused (exit 2) before
+/// the server says it listens.
+#[test]
+fn serve_checks_its_tls_files_before_it_listens() {
+    let d = scratch("tls-files");
+    let junk = d.join("junk.pem");
+    std::fs::write(&junk, "not a pem file\n").unwrap();
+    let junk = junk.to_str().unwrap();
+    let data = d.join("data");
+    let out = common::sscard(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        junk,
+        "--tls-key",
+        junk,
+    ]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening"),
+        "{out:?}"
+    );
+    let line = common::fails(out, 2);
+    assert!(line.contains("--tls-cert"), "{line}");
+}

@@ -24,7 +24,7 @@ pub enum Error {
     #[error("user name or password is wrong")]
     BadCredentials,
     /// The account is locked after repeated failures.
-    #[error("the account is locked until {} after repeated failures; try again then, or ask a system administrator", crate::clock::format_time(*.until_ms))]
+    #[error("the account is locked until {} after repeated failures; try again then", crate::clock::format_time(*.until_ms))]
     Locked {
         /// When the lock ends, in ms since the Unix epoch.
         until_ms: i64,

@@ -99,7 +99,9 @@ pub enum Write {
     },
     /// Adds a version of a key (fails with `Conflict` if that version exists).
     InsertKeyVersion(KeyVersionRecord),
-    /// Erases the material of every version of a key (destruction).
+    /// Erases the material of every version of a key (destruction), and
+    /// every wrapped copy of it an approved export still holds for its
+    /// requester.
     EraseKeyMaterial(KeyName),
     /// Creates a terminal, failing with `Conflict` if its number is taken.
     InsertTerminal(TerminalRecord),

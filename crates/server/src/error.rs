@@ -61,6 +61,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The error of one item of a batch: its message names the item (from 1),
+/// whatever refused it; an internal failure says no more than elsewhere.
+#[derive(Debug)]
+pub struct ItemError {
+    /// The item's place in the batch, from 1.
+    pub index: usize,
+    /// What refused it.
+    pub error: ApiError,
+}
+
+impl IntoResponse for ItemError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.error.status_and_code();
+        if status.is_server_error() {
+            return self.error.into_response();
+        }
+        error_response(
+            status,
+            code,
+            format!("item {}: {}", self.index, self.error.0),
+        )
+    }
+}
+
 /// The stable code of an error answer, kept on the response for the layer
 /// that audits refusals no operation recorded.
 #[derive(Debug, Clone, Copy)]

@@ -56,12 +56,28 @@ pub async fn record_refusals(
             .map_or("(no route)", MatchedPath::as_str)
     );
     let source = source_of(request.extensions());
-    let (answer, recorded, caller) = CALLER
+    let token = bearer(request.headers()).map(|t| zeroize::Zeroizing::new(t.to_string()));
+    let (answer, recorded, mut caller) = CALLER
         .scope(RefCell::new(None), async {
             let (answer, recorded) = sscard_core::platform::refusal_scope(next.run(request)).await;
             (answer, recorded, CALLER.with(|c| c.borrow().clone()))
         })
         .await;
+    let mut recorded = recorded;
+    let unrouted = route.ends_with("(no route)")
+        || answer.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    if unrouted && !recorded && caller.is_none() {
+        // A route that read no token (one that does not exist, a method it
+        // does not take): the token sent still names the caller, and a
+        // token refused is recorded as such (once).
+        if let Some(token) = token.as_deref() {
+            let (session, token_refused) =
+                sscard_core::platform::refusal_scope(platform.authenticate_from(token, &source))
+                    .await;
+            caller = session.ok().map(|s| s.operator.to_string());
+            recorded = token_refused;
+        }
+    }
     if answer.status().is_client_error() && !recorded {
         let code = answer
             .extensions()
@@ -138,9 +154,8 @@ where
 }
 
 /// The token of `Authorization: Bearer <token>`, if there is one.
-fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -167,7 +182,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
         parts: &mut Parts,
         platform: &Arc<Platform>,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer(parts) else {
+        let Some(token) = bearer(&parts.headers) else {
             return Err(no_token(platform, "no bearer token"));
         };
         let session = platform
@@ -190,7 +205,7 @@ impl FromRequestParts<Arc<Platform>> for TerminalCaller {
         parts: &mut Parts,
         platform: &Arc<Platform>,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer(parts) else {
+        let Some(token) = bearer(&parts.headers) else {
             return Err(no_token(platform, "no terminal session"));
         };
         let caller = platform

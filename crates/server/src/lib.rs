@@ -291,18 +291,30 @@ pub async fn serve(
     .await
 }
 
-/// Serves the API over TLS (rustls) with the certificate chain and key of
-/// two PEM files, on an already bound listener, until `shutdown` completes.
+/// The TLS configuration (rustls) of the certificate chain and key of two
+/// PEM files; read before the server announces itself, so that a file that
+/// cannot serve is refused first.
+///
+/// # Errors
+/// A file that cannot be read, or holds no certificate or no key rustls
+/// takes (`std::io::Error` naming the cause).
+pub async fn tls_config(
+    cert_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+) -> std::io::Result<axum_server::tls_rustls::RustlsConfig> {
+    // One process-wide provider; a second install is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem).await
+}
+
+/// Serves the API over TLS with `config` (from [`tls_config`]), on an
+/// already bound listener, until `shutdown` completes.
 pub async fn serve_tls(
     listener: std::net::TcpListener,
     platform: Arc<Platform>,
-    cert_pem: &std::path::Path,
-    key_pem: &std::path::Path,
+    config: axum_server::tls_rustls::RustlsConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // One process-wide provider; a second install is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem).await?;
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {

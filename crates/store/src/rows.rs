@@ -440,12 +440,17 @@ pub async fn apply(tx: &mut Transaction<'static, Any>, write: Write) -> Result<(
                 .map_err(storage)?;
         }
         Write::EraseKeyMaterial(name) => {
-            sqlx::query("UPDATE key_versions SET material = $1 WHERE name = $2")
-                .bind(Vec::<u8>::new())
-                .bind(name.as_str().to_string())
-                .execute(&mut **tx)
-                .await
-                .map_err(storage)?;
+            for statement in [
+                "UPDATE key_versions SET material = $1 WHERE name = $2",
+                "UPDATE approvals SET result = $1 WHERE target = $2",
+            ] {
+                sqlx::query(statement)
+                    .bind(Vec::<u8>::new())
+                    .bind(name.as_str().to_string())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(storage)?;
+            }
         }
         Write::Reseal {
             slot,

@@ -142,6 +142,24 @@ async fn the_platforms_own_keys_are_its_own(f: Fixture) {
         "key.destroy",
         platform.request_destroy(&officer, "terminal-master")
     );
+    // Deactivated or compromised, it would end every terminal's sign-in
+    // with no way back: a compromise is answered by a rotation.
+    refused!(
+        "key.deactivate",
+        platform.transition_key(&officer, "terminal-master", Transition::Deactivate)
+    );
+    refused!(
+        "key.compromise",
+        platform.transition_key(&officer, "terminal-master", Transition::Compromise)
+    );
+    platform
+        .transition_key(&officer, "terminal-master", Transition::Suspend)
+        .await
+        .unwrap();
+    platform
+        .transition_key(&officer, "terminal-master", Transition::Activate)
+        .await
+        .unwrap();
     // The platform's key still serves it, unchanged.
     let after = platform
         .show_key(&officer, "platform-signing")

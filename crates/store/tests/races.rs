@@ -143,9 +143,11 @@ fn new_key(name: &str, usage: KeyUsage, exportable: bool) -> NewKey {
     }
 }
 
-fn component(byte: u8) -> (Zeroizing<Vec<u8>>, Vec<u8>) {
+/// An SM4 component whose byte j is `byte ^ j·step`, and its KCV; two of
+/// different steps never combine to a key of one repeated byte.
+fn component(byte: u8, step: u8) -> (Zeroizing<Vec<u8>>, Vec<u8>) {
     let key: Zeroizing<Vec<u8>> =
-        Zeroizing::new((0..16u8).map(|i| byte ^ i.wrapping_mul(29)).collect());
+        Zeroizing::new((0..16u8).map(|i| byte ^ i.wrapping_mul(step)).collect());
     let block = sscard_gm::BlockKey::new(sscard_gm::BlockAlgorithm::Sm4, &key).unwrap();
     let check = sscard_gm::kcv::kcv(&block, 4).unwrap();
     (key, check)
@@ -383,7 +385,7 @@ async fn approve_races_deny(f: Fixture) {
     let w = world(&f).await;
     for round in 0..ROUNDS {
         let name = format!("imported{round}");
-        let parts = [component(round as u8), component(0xA5)];
+        let parts = [component(round as u8, 29), component(0xA5, 7)];
         let pending =
             w.a.import_key(&w.first, &new_key(&name, KeyUsage::Encrypt, false), &parts)
                 .await

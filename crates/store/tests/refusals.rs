@@ -201,6 +201,14 @@ async fn sealing_ends_every_token_and_terminal_session(f: Fixture) {
     let records = store.audit_range(1, head).await.unwrap();
     assert!(records.iter().any(|r| r.action == "sys.seal"
         && r.details.get("sessions").map(String::as_str) == Some("ended")));
+    // The unseal names the shares that opened it.
+    let index = out.shares[0].index().unwrap().to_string();
+    let unseal = records
+        .iter()
+        .rev()
+        .find(|r| r.action == "sys.unseal" && r.outcome == "ok")
+        .unwrap();
+    assert_eq!(unseal.details.get("shares"), Some(&index), "{unseal:?}");
 }
 
 suite!(

@@ -2049,6 +2049,26 @@ async fn dual_control_import_export_destroy(f: Fixture) {
         .unwrap()
         .result
         .is_none());
+    // Each handover of the file is audited; the other officer's look is not one.
+    let handovers = || async {
+        store
+            .audit_range(1, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| {
+                r.action == "approval.result"
+                    && r.details.get("approval") == Some(&pending.approval)
+            })
+            .count()
+    };
+    assert_eq!(handovers().await, 1);
+    platform
+        .approval_status(&first, &pending.approval)
+        .await
+        .unwrap();
+    assert_eq!(handovers().await, 2);
+    let export_approval = pending.approval.clone();
 
     // Destroy: out of use first, then approved; afterwards the key does nothing.
     assert!(matches!(
@@ -2083,6 +2103,17 @@ async fn dual_control_import_export_destroy(f: Fixture) {
     assert!(
         versions.iter().all(|v| v.material.is_empty()),
         "the material is erased"
+    );
+    // So is the wrapped copy the approved export held for its requester,
+    // and the approval shows the key's state now.
+    let after = platform
+        .approval_status(&first, &export_approval)
+        .await
+        .unwrap();
+    assert!(after.result.is_none(), "the export file outlives the key");
+    assert_eq!(
+        after.details.get("state").map(String::as_str),
+        Some("destroyed")
     );
 }
 

@@ -232,8 +232,23 @@ impl Platform {
             let mine = a.requester == session.operator.as_str();
             let result = (mine && !a.result.is_empty())
                 .then(|| String::from_utf8_lossy(&a.result).into_owned());
+            let mut details = a.details()?;
+            // The key's state now, not as it was when the request was filed.
+            if let Ok(name) = KeyName::parse(&a.target) {
+                if let Some(key) = self.store.get_key(&name).await? {
+                    details.insert("state".into(), key.state.as_str().into());
+                }
+            }
+            if result.is_some() {
+                // Each handover of what an approved operation produced
+                // (a wrapped key) is an action of its own.
+                let entry = AuditEntry::ok(session.operator.as_str(), "approval.result", &a.target)
+                    .with("approval", a.id.clone())
+                    .with("action", a.action.clone());
+                self.commit(Vec::new(), entry).await?;
+            }
             Ok(ApprovalStatus {
-                details: a.details()?,
+                details,
                 id: a.id,
                 action: a.action,
                 state,

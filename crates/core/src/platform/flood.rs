@@ -2,12 +2,12 @@
 //! token, an unknown token, a login for a name that is no account, a
 //! sign-in challenge for an unregistered terminal, a malformed share) cost
 //! an attacker nothing. Each is audited, but repeats of one kind of refusal
-//! — the same action, error code and source address, whatever the route,
-//! name or token — within a minute are counted in memory and written as one
-//! record with their count when the minute is over, so that a flood grows
-//! the log by a bounded amount: at most two records a minute per (action,
-//! code, source), and past [`MAX_SOURCES`] sources at once, the rest share
-//! one count. What such a record names of the request (a route, a terminal
+//! — the same action, error code, reason and source address, whatever the
+//! route, name or token — within a minute are counted in memory and written
+//! as one record with their count when the minute is over, so that a flood
+//! grows the log by a bounded amount: at most two records a minute per
+//! (action, code, reason, source), and past [`MAX_SOURCES`] of them at
+//! once, the rest of an action and code share one count. What such a record names of the request (a route, a terminal
 //! number) is bounded and escaped.
 //!
 //! The first refusal of a minute is always written at once. What a node
@@ -54,8 +54,23 @@ impl Source {
 struct Key {
     action: String,
     /// The refusal's stable code (`unauthenticated`, `bad_share`, …).
+    code: String,
+    /// The reason the record gives (bounded), so that repeats of one
+    /// reason are never counted under another's.
     reason: String,
     source: String,
+}
+
+impl Key {
+    /// The kind of the refusal `entry` with stable code `code` from `source`.
+    fn of(entry: &AuditEntry, code: &str, source: &Source) -> Self {
+        Self {
+            action: entry.action.clone(),
+            code: code.into(),
+            reason: entry.details.get("reason").cloned().unwrap_or_default(),
+            source: source.as_str().into(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -135,11 +150,13 @@ impl Refusals {
     }
 }
 
-/// `key`, or past [`MAX_SOURCES`] windows the same key for every source.
+/// `key`, or past [`MAX_SOURCES`] windows one key for every source and
+/// reason of its action and code (its record says `reason: various`).
 fn capped(windows: &HashMap<Key, Window>, key: Key) -> Key {
     if windows.len() >= MAX_SOURCES && !windows.contains_key(&key) {
         Key {
             source: "*".into(),
+            reason: "various".into(),
             ..key
         }
     } else {
@@ -189,11 +206,7 @@ impl Platform {
         // Counted by the kind of refusal (its stable code), not its text:
         // a message that names what was wrong would make each a kind of
         // its own.
-        let key = Key {
-            action: entry.action.clone(),
-            reason: kind.to_string(),
-            source: source.as_str().to_string(),
-        };
+        let key = Key::of(&entry, kind, source);
         match self.refusals.admit(key, &entry, now_ms()) {
             Verdict::Count => {
                 // Counted: its record comes with the count.
@@ -217,15 +230,11 @@ impl Platform {
     /// Whether the next refusal of this kind would be written (not only
     /// counted): callers that record more than the audit record (an event)
     /// do so only then.
-    pub(crate) fn refusal_is_due(&self, action: &str, code: &str, source: &Source) -> bool {
+    pub(crate) fn refusal_is_due(&self, entry: &AuditEntry, code: &str, source: &Source) -> bool {
         let Ok(windows) = self.refusals.windows.lock() else {
             return true;
         };
-        let key = Key {
-            action: action.into(),
-            reason: code.into(),
-            source: source.as_str().into(),
-        };
+        let key = Key::of(entry, code, source);
         windows
             .get(&capped(&windows, key))
             .is_none_or(|w| now_ms() - w.started_ms >= WINDOW_MS)
@@ -252,7 +261,8 @@ mod tests {
     fn key(source: &str) -> Key {
         Key {
             action: "auth.login".into(),
-            reason: "bad_credentials".into(),
+            code: "bad_credentials".into(),
+            reason: "no such account".into(),
             source: source.into(),
         }
     }
@@ -279,6 +289,33 @@ mod tests {
         let due = r.take_due(2 * WINDOW_MS, false);
         assert_eq!(due.len(), 1, "a's second window holds one repeat; b none");
         assert_eq!(due[0].1, 1);
+    }
+
+    #[test]
+    fn reasons_of_one_code_are_counted_apart() {
+        let r = Refusals::default();
+        let reason = |why: &str| Key {
+            reason: why.into(),
+            ..key("a")
+        };
+        let e = AuditEntry::refused("anonymous", "sys.unseal", "platform", "another platform");
+        assert!(matches!(
+            r.admit(reason("another platform"), &e, 0),
+            Verdict::Write(None)
+        ));
+        // A changed share within the minute is written under its own reason.
+        let changed = AuditEntry::refused("anonymous", "sys.unseal", "platform", "changed");
+        assert!(matches!(
+            r.admit(reason("changed"), &changed, 1),
+            Verdict::Write(None)
+        ));
+        assert!(matches!(
+            r.admit(reason("changed"), &changed, 2),
+            Verdict::Count
+        ));
+        let due = r.take_due(WINDOW_MS + 1, false);
+        assert_eq!(due.len(), 1, "only the changed share was repeated");
+        assert_eq!(due[0].0.details["reason"], "changed");
     }
 
     #[test]

@@ -504,17 +504,17 @@ impl Platform {
     /// Refuses `action` on one of the platform's own keys: its CA, blacklist
     /// and CRL key (`platform-signing`), which nothing else may use, rotate
     /// or retire (terminals and certificates depend on it), and the master
-    /// of terminal keys (`terminal-master`), which only rotates and moves
-    /// through its lifecycle. Neither is made, used, exported, destroyed or
-    /// given another usage by an operator.
+    /// of terminal keys (`terminal-master`), which only rotates and is
+    /// suspended and activated again: deactivating or marking it compromised
+    /// has no way back and would end every terminal's sign-in, so a
+    /// compromise is answered by rotating it and keying the terminals again.
+    /// Neither is made, used, exported, destroyed or given another usage by
+    /// an operator.
     pub(super) fn reserved_key(&self, name: &KeyName, action: &str) -> Result<()> {
         use super::signin::TERMINAL_MASTER;
         use super::terminals::PLATFORM_KEY;
         let name = name.as_str();
-        let lifecycle = matches!(
-            action,
-            "key.rotate" | "key.suspend" | "key.activate" | "key.deactivate" | "key.compromise"
-        );
+        let lifecycle = matches!(action, "key.rotate" | "key.suspend" | "key.activate");
         if name == PLATFORM_KEY || (name == TERMINAL_MASTER && !lifecycle) {
             return Err(Error::Refused(format!(
                 "key {name} is the platform's own: only the platform makes and uses it"

@@ -96,10 +96,12 @@ impl Platform {
 
     async fn disable_once(&self, who: &str, target: &OperatorName) -> Result<()> {
         let Some(op) = self.store.get_operator(target).await? else {
+            // A name that is no account may be a password typed in the
+            // wrong field: it enters the log only as its HMAC.
             let entry = AuditEntry::refused(
                 who,
                 ops::OPERATOR_DISABLE.name,
-                target.as_str(),
+                &self.audit_hmac(target.as_str()),
                 "no such account",
             );
             return Err(self
@@ -162,11 +164,16 @@ impl Platform {
                 .await);
         }
         let Some(op) = self.store.get_operator(&target).await? else {
+            // A name that is no account enters the log only as its HMAC.
+            let entry = AuditEntry::refused(
+                who,
+                ops::OPERATOR_GRANT.name,
+                &self.audit_hmac(target.as_str()),
+                "no such account",
+            )
+            .with("role", role.as_str());
             return Err(self
-                .refuse(
-                    refuse("no such account"),
-                    Error::NotFound(format!("operator {target}")),
-                )
+                .refuse(entry, Error::NotFound(format!("operator {target}")))
                 .await);
         };
         if let Some(existing) = op.role {

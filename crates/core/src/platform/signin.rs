@@ -410,7 +410,7 @@ impl Platform {
             // No challenge was spent: the refusal cost the caller nothing,
             // so its repeats are counted, and its event is recorded with the
             // refusal's record only.
-            if self.refusal_is_due("terminal.signin", error.code_and_status().0, source) {
+            if self.refusal_is_due(&entry, error.code_and_status().0, source) {
                 let _ = self.record_event(&format!("terminal-{no}"), event).await;
             }
             let _ = t;

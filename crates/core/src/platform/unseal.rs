@@ -119,10 +119,19 @@ impl Platform {
                 return Err(self.refuse_unauthenticated(refused(&e), source, e).await);
             }
         };
+        // The shares that opened it, by index: each accepted share is on
+        // record (a sealed platform writes nothing before this).
+        let indices = shares
+            .iter()
+            .filter_map(|s| s.index().map(|i| i.to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
         *self.state.write().map_err(|_| super::poisoned())? = State::Unsealed(Arc::new(unsealed));
         self.commit(
             Vec::new(),
-            AuditEntry::ok("anonymous", "sys.unseal", "platform").with("source", source.as_str()),
+            AuditEntry::ok("anonymous", "sys.unseal", "platform")
+                .with("source", source.as_str())
+                .with("shares", indices),
         )
         .await?;
         Ok(UnsealProgress {

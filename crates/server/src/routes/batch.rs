@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sscard_core::platform::{ops, Platform, Session};
 use sscard_core::Error;
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ItemError};
 use crate::extract::{Body, Caller};
 use crate::routes::{checked, hex_field};
 
@@ -46,17 +47,16 @@ enum Operation {
 }
 
 impl Operation {
-    /// Runs one item; `index` (from 1) names it in an error.
+    /// Runs one item.
     async fn run(
         self,
         platform: &Platform,
         session: &Session,
         name: &str,
-        index: usize,
         item: &str,
     ) -> Result<Zeroizing<String>, ApiError> {
         let data = |action: &'static str| {
-            let parsed = hex_field(&format!("item {index}"), item).map(Zeroizing::new);
+            let parsed = hex_field("the item", item).map(Zeroizing::new);
             checked(platform, session, &ops::KEY_USE, action, name, parsed)
         };
         Ok(Zeroizing::new(match self {
@@ -84,15 +84,21 @@ async fn run_batch(
     name: &str,
     operation: Operation,
     items: &[Zeroizing<String>],
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<BatchBody>, Response> {
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError(Error::Invalid(format!(
             "a batch holds 1 to {MAX_BATCH} items"
-        ))));
+        )))
+        .into_response());
     }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        out.push(operation.run(platform, session, name, i + 1, item).await?);
+        let index = i + 1;
+        let result = operation
+            .run(platform, session, name, item)
+            .await
+            .map_err(|error| ItemError { index, error }.into_response())?;
+        out.push(result);
     }
     Ok(Json(BatchBody { items: out }))
 }
@@ -105,7 +111,7 @@ pub async fn encrypt_batch(
     Caller(session): Caller,
     Path(name): Path<String>,
     Body(req): Body<BatchRequest>,
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<BatchBody>, Response> {
     run_batch(&platform, &session, &name, Operation::Encrypt, &req.items).await
 }
 
@@ -117,7 +123,7 @@ pub async fn decrypt_batch(
     Caller(session): Caller,
     Path(name): Path<String>,
     Body(req): Body<BatchRequest>,
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<BatchBody>, Response> {
     run_batch(&platform, &session, &name, Operation::Decrypt, &req.items).await
 }
 
@@ -129,7 +135,7 @@ pub async fn rewrap_batch(
     Caller(session): Caller,
     Path(name): Path<String>,
     Body(req): Body<BatchRequest>,
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<BatchBody>, Response> {
     run_batch(&platform, &session, &name, Operation::Rewrap, &req.items).await
 }
 
@@ -141,7 +147,7 @@ pub async fn hmac_batch(
     Caller(session): Caller,
     Path(name): Path<String>,
     Body(req): Body<BatchRequest>,
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<BatchBody>, Response> {
     run_batch(&platform, &session, &name, Operation::Hmac, &req.items).await
 }
 
@@ -153,6 +159,6 @@ pub async fn sign_batch(
     Caller(session): Caller,
     Path(name): Path<String>,
     Body(req): Body<BatchRequest>,
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<BatchBody>, Response> {
     run_batch(&platform, &session, &name, Operation::Sign, &req.items).await
 }
