@@ -748,6 +748,41 @@ async fn challenges_at_once_stay_within_the_limit(f: Fixture) {
     }
 }
 
+/// Two wrong answers to one challenge at once: both are refused, and only
+/// the one that spends the challenge raises a "MAC does not verify" event;
+/// the other is refused as spent (a late one as a spent challenge, whose
+/// events are counted as unauthenticated refusals are).
+async fn wrong_answers_at_once_raise_one_event(f: Fixture) {
+    let w = world(&f).await;
+    for round in 0..ROUNDS {
+        let no = format!("3303003{round:05}");
+        register(&w, &no).await;
+        w.a.key_terminal(&w.system, &no).await.unwrap();
+        let nonce = w.a.signin_challenge(&no).await.unwrap();
+        let hash = "ab".repeat(32);
+        let (a, b) = (Arc::clone(&w.a), Arc::clone(&w.b));
+        let answer = |node: Arc<sscard_core::platform::Platform>| {
+            let (no, nonce, hash) = (no.clone(), nonce.clone(), hash.clone());
+            async move { node.signin(&no, &nonce, &[0u8; 16], &hash).await }
+        };
+        let (x, y) = at_once(round, answer(a), answer(b)).await;
+        assert!(x.is_err() && y.is_err(), "round {round}");
+        let events = w
+            .store
+            .list_events(10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.terminal_no == no
+                    && e.kind == "signin-failed"
+                    && e.detail == "MAC does not verify"
+            })
+            .count();
+        assert_eq!(events, 1, "round {round}");
+    }
+}
+
 /// A card added to the blacklist while a version is published: the
 /// publication's recorded counts are the counts of the version it made.
 async fn blacklist_add_races_publish(f: Fixture) {
@@ -1019,6 +1054,7 @@ suite_threaded!(
     suspend_races_revoke,
     keying_races_revoke,
     challenges_at_once_stay_within_the_limit,
+    wrong_answers_at_once_raise_one_event,
     blacklist_add_races_publish,
     blacklist_remove_races_remove,
     rules_set_at_once_both_stay,

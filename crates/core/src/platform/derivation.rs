@@ -9,29 +9,8 @@ use super::keys::block_algorithm;
 use super::{Platform, Session};
 use crate::audit::AuditEntry;
 use crate::key::{KeyName, KeyUsage, UseKind};
+use crate::provider::CardOperation;
 use crate::{Error, Result};
-
-/// What to compute under the derived card key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CardOperation {
-    /// ISO/IEC 9797-1 CBC-MAC (padding method 2), optional IV, leftmost `len` bytes.
-    Mac {
-        /// Initial value (one block), e.g. the card's challenge, zero-padded.
-        iv: Option<Vec<u8>>,
-        /// Leftmost bytes to return (secure messaging uses 4).
-        len: Option<usize>,
-    },
-    /// Checks a MAC in constant time.
-    VerifyMac {
-        /// Initial value.
-        iv: Option<Vec<u8>>,
-        /// The MAC to check (its length is the truncation).
-        mac: Vec<u8>,
-    },
-    /// Encrypts whole blocks in ECB mode (no padding): card authentication
-    /// answers and cryptograms are single blocks.
-    EncryptBlocks,
-}
 
 fn is_card_master(usage: KeyUsage) -> bool {
     matches!(

@@ -114,11 +114,11 @@ use crate::seal::{SealConfig, ShareFile};
 use crate::store::{Store, Write};
 use crate::{Error, Result, Role};
 
+pub use crate::provider::CardOperation;
 pub use approvals::{ApprovalOutcome, ApprovalStatus, ApprovalView, PendingApproval};
 pub use audit_log::{AuditPage, VerifyReport};
 pub use auth::{LoginOutcome, Session};
 pub use cards::{card_master_usage, master_name, ProvisionedKey, PsamJob};
-pub use derivation::CardOperation;
 pub use events::{EventRule, NewEvent};
 pub use export::ExportTarget;
 pub use flood::Source;

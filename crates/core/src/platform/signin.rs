@@ -416,17 +416,22 @@ impl Platform {
             let _ = t;
             return self.refuse_unauthenticated(entry, source, error).await;
         };
-        let _ = self.record_event(&format!("terminal-{no}"), event).await;
         let entry = entry.with("source", source.as_str());
-        // Spent by a concurrent answer already: the refusal alone is recorded.
+        // The answer that spends the challenge raises the event; answers to
+        // a challenge a concurrent one spent already are refused as spent,
+        // with their record and no event of their own.
         match self
             .commit(vec![Write::SpendNonce(nonce.into())], entry.clone())
             .await
         {
-            Ok(_) => return error,
+            Ok(_) => {
+                let _ = self.record_event(&format!("terminal-{no}"), event).await;
+                return error;
+            }
             Err(Error::NotFound(_)) => {}
             Err(e) => return e,
         }
+        let entry = entry.with("challenge", "spent already");
         self.refuse(entry, error).await
     }
 

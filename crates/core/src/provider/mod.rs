@@ -25,14 +25,15 @@
 //! (`cryptoki`) with GM mechanisms fits the same way, with `C_WrapKey` and
 //! `C_UnwrapKey` for blobs.
 
+mod card_operation;
 mod software;
 
+pub use card_operation::CardOperation;
 pub use software::SoftwareProvider;
 
 use zeroize::Zeroizing;
 
 use crate::key::KeyAlgorithm;
-use crate::platform::CardOperation;
 use crate::Result;
 use sscard_gm::sm2::Sm2PublicKey;
 

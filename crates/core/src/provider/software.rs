@@ -10,9 +10,9 @@ use sscard_gm::sm4::{gcm_decrypt, gcm_encrypt};
 use sscard_gm::{diversify, kcv, random, sm3, BlockAlgorithm, BlockKey, Sm4Key};
 use zeroize::Zeroizing;
 
+use super::CardOperation;
 use super::{CryptoProvider, KeyBlob};
 use crate::key::KeyAlgorithm;
-use crate::platform::CardOperation;
 use crate::{Error, Result};
 
 /// Keys in process memory, on `sscard-gm`.

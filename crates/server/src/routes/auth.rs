@@ -14,6 +14,7 @@ use crate::extract::{Body, Caller, Peer};
 
 /// `POST /v1/auth/login`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// User name.
     pub user: String,
@@ -58,6 +59,7 @@ pub async fn login(
 
 /// `POST /v1/auth/password`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     /// The current (or one-time) password.
     #[schema(value_type = String)]

@@ -18,6 +18,7 @@ use crate::routes::{checked, hex_field};
 
 /// `POST /v1/keys/{name}/<operation>-batch`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Plaintexts (hex) to encrypt, ciphertexts to decrypt or rewrap, data
     /// (hex) to HMAC or sign.

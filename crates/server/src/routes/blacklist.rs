@@ -15,6 +15,7 @@ use crate::routes::terminal::{binary, ExportQuery};
 
 /// `POST /v1/blacklist`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BlacklistAddRequest {
     /// The card's 卡识别码, hex.
     pub card_id: String,

@@ -30,6 +30,7 @@ fn algorithm(name: Option<&str>) -> Result<KeyAlgorithm, ApiError> {
 
 /// `POST /v1/keys/provision-region`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProvisionRequest {
     /// 6-digit region code.
     pub region: String,
@@ -123,6 +124,7 @@ pub struct HolderSchema {
 
 /// `POST /v1/cards/prepare`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PrepareRequest {
     /// The holder.
     #[schema(value_type = HolderSchema)]
@@ -144,6 +146,7 @@ pub async fn prepare(
 
 /// `POST /v1/cards/{card_id}/job`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// The holder the card was prepared for.
     #[schema(value_type = HolderSchema)]
@@ -196,6 +199,7 @@ pub async fn issued(
 
 /// `POST /v1/psams/job`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PsamRequest {
     /// Region code.
     pub region: String,

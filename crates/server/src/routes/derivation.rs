@@ -14,6 +14,7 @@ use crate::routes::{checked, hex_field};
 
 /// `POST /v1/keys/{name}/card`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CardRequest {
     /// `mac`, `verify-mac` or `encrypt`.
     pub operation: String,

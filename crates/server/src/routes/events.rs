@@ -93,6 +93,7 @@ pub async fn ack(
 
 /// `POST /v1/events/rules`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RuleRequest {
     /// Event kind.
     pub kind: String,

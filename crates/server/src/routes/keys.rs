@@ -18,6 +18,7 @@ use crate::routes::checked;
 
 /// `POST /v1/keys`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// Key name.
     pub name: String,
@@ -86,6 +87,7 @@ pub async fn create(
 
 /// `POST /v1/keys/{name}/usage`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UsageRequest {
     /// The new usage name.
     pub usage: String,
@@ -151,6 +153,7 @@ fn accepted(pending: PendingApproval) -> (StatusCode, Json<PendingBody>) {
 
 /// One custodian's component.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Component {
     /// The component, hex.
     #[schema(value_type = String)]
@@ -278,6 +281,7 @@ pub async fn rotate(
 
 /// `POST /v1/keys/{name}/min-version`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MinVersionRequest {
     /// Versions below this are retired.
     pub min_version: i64,
@@ -302,6 +306,7 @@ pub async fn min_version(
 
 /// `POST /v1/keys/{name}/state`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct KeyStateRequest {
     /// `activate`, `suspend`, `deactivate` or `compromise`.
     pub transition: String,
@@ -338,6 +343,7 @@ pub async fn state(
 
 /// `POST /v1/keys/{name}/export`: one of the two.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// Wrap under this platform KEK.
     pub wrap_with: Option<String>,
@@ -372,6 +378,7 @@ pub async fn export(
 
 /// `POST /v1/keys/import-wrapped`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ImportWrappedRequest {
     /// The export file (`sscard-wrapped-key/1`, wrapped under a KEK this platform holds).
     pub file: String,

@@ -52,6 +52,7 @@ pub async fn list(
 
 /// `POST /v1/operators`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OperatorAddRequest {
     /// User name of the new account.
     pub user: String,
@@ -100,6 +101,7 @@ pub async fn disable(
 
 /// `POST /v1/operators/{name}/grant`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     /// `system`, `security` or `audit`.
     pub role: String,

@@ -35,6 +35,7 @@ pub async fn health(State(platform): State<Arc<Platform>>) -> Result<Json<Health
 
 /// `POST /v1/sys/unseal`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UnsealRequest {
     /// The contents of one share file.
     #[schema(value_type = String)]
@@ -112,6 +113,7 @@ pub async fn rotate(
 
 /// `POST /v1/sys/rewrap`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RewrapRequest {
     /// Values to reseal in this call (1 to 10000, default 500).
     pub limit: Option<usize>,

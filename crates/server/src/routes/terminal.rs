@@ -41,6 +41,7 @@ pub async fn challenge(
 
 /// `POST /v1/terminals/{no}/signin`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SigninRequest {
     /// The challenge.
     pub nonce: String,
@@ -114,6 +115,7 @@ pub async fn blacklist(
 
 /// `POST /v1/terminal/events`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EventRequest {
     /// Event kind (`card-auth-failed`, `blacklisted-card`, `pin-blocked`,
     /// `psam-missing`, `tamper`, `software-integrity`, `signin-failed`).

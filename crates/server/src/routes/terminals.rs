@@ -61,6 +61,7 @@ impl From<TerminalRecord> for TerminalBody {
 
 /// `POST /v1/terminals`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Terminal number, 12 digits.
     pub terminal_no: String,
@@ -120,6 +121,7 @@ pub async fn list(
 
 /// `POST /v1/terminals/{no}/state`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TerminalStateRequest {
     /// `suspended`, `active` or `revoked`.
     pub state: String,
@@ -144,6 +146,7 @@ pub async fn state(
 
 /// `POST /v1/terminals/{no}/enroll`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The terminal's PKCS#10 request, PEM.
     pub csr: String,
@@ -203,6 +206,7 @@ pub async fn key(
 
 /// `POST /v1/terminals/software`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SoftwareRequest {
     /// Version label.
     pub version: String,

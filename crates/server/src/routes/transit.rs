@@ -17,6 +17,7 @@ use crate::routes::{checked, hex_field};
 
 /// `POST /v1/keys/{name}/encrypt`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EncryptRequest {
     /// The plaintext, hex.
     #[schema(value_type = String)]
@@ -25,6 +26,7 @@ pub struct EncryptRequest {
 
 /// `POST /v1/keys/{name}/decrypt`
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DecryptRequest {
     /// `sscard:v<N>:<hex>`.
     pub ciphertext: String,
@@ -83,6 +85,7 @@ pub async fn decrypt(
 
 /// `POST /v1/keys/{name}/rewrap`, `/hmac`, `/sign`, `/verify`: the input.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransitRequest {
     /// For rewrap: `sscard:v<N>:…`.
     pub ciphertext: Option<String>,
