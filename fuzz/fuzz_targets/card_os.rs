@@ -7,10 +7,10 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sscard_apdu::Response;
-use sscard_card::image::CardImage;
+use sscard_card_sim::image::CardImage;
 use sscard_card::profile::CardAlgorithm;
-use sscard_card::testing::{personalized, Masters};
-use sscard_card::VirtualCard;
+use sscard_card_sim::testing::{personalized, Masters};
+use sscard_card_sim::VirtualCard;
 
 fn image() -> &'static CardImage {
     static IMAGE: OnceLock<CardImage> = OnceLock::new();

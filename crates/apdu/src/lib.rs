@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod chip;
 mod command;
 mod error;
 mod response;
@@ -28,6 +29,7 @@ pub mod sm;
 mod status;
 pub mod tlv;
 
+pub use chip::Chip;
 pub use command::{Command, LengthForm};
 pub use error::Error;
 pub use response::Response;

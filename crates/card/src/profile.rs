@@ -227,6 +227,20 @@ pub fn card_factor_of_atr(atr: &[u8]) -> Option<[u8; 8]> {
     atr.get(end.checked_sub(8)?..end)?.try_into().ok()
 }
 
+/// SFI of the PSAM file holding the terminal number.
+pub const EF_TERMINAL_NO: u8 = 0x16;
+
+/// The PSAM key type (low 5 bits of the key-usage byte) of each card key.
+pub fn key_type(id: u8) -> Option<u8> {
+    match id {
+        key_id::INTERNAL | key_id::READ => Some(8),
+        key_id::MAINTENANCE => Some(5),
+        key_id::PIN_UNBLOCK => Some(3),
+        key_id::PIN_RELOAD => Some(4),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

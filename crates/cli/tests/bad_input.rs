@@ -666,7 +666,7 @@ fn serve_vpcd_says_what_it_waits_for() {
     use std::io::Read;
     let d = scratch("vpcd-waiting");
     let path = d.join("blank.json");
-    sscard_card::VirtualCard::blank(sscard_card::profile::CardAlgorithm::Sm4, "330300", None)
+    sscard_card_sim::VirtualCard::blank(sscard_card::profile::CardAlgorithm::Sm4, "330300", None)
         .unwrap()
         .save_to(&path)
         .unwrap();

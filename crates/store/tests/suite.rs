@@ -845,9 +845,10 @@ async fn a_device_provider_holds_every_key(f: Fixture) {
 /// PSAM issued from the same masters, and nothing of the holder in the log.
 async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
     use sscard_apdu::{Command, Response};
+    use sscard_card::crypto;
     use sscard_card::perso;
     use sscard_card::profile::{self, ins, key_id, CardAlgorithm, SSSE_AID};
-    use sscard_card::{crypto, VirtualCard, VirtualPsam};
+    use sscard_card_sim::{VirtualCard, VirtualPsam};
     use sscard_core::key::KeyAlgorithm;
     use sscard_core::platform::CardOperation;
     let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
@@ -894,7 +895,7 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
         .unwrap();
     assert_eq!(through_province, through_city);
 
-    let holder = sscard_card::testing::holder("330300");
+    let holder = sscard_card_sim::testing::holder("330300");
     let card = platform.prepare_card(&officer, &holder).await.unwrap();
     assert_eq!(
         platform.prepare_card(&officer, &holder).await.unwrap(),
@@ -911,7 +912,7 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
         Command::new(0x80, ins::GET_DATA, 0xDF, 0x01, vec![], Some(256)),
     )
     .data;
-    let mut other = sscard_card::testing::holder("330300");
+    let mut other = sscard_card_sim::testing::holder("330300");
     other.name = "李四".into();
     let job = platform
         .card_job(&officer, &card.card_id, &holder, &key, "975310")
@@ -994,7 +995,7 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
     let mut init = factor.to_vec();
     init.extend(profile::city_factor("330300"));
     init.extend(r1);
-    let usage = (2 << 5) | sscard_card::psam::key_type(key_id::INTERNAL).unwrap();
+    let usage = (2 << 5) | sscard_card::profile::key_type(key_id::INTERNAL).unwrap();
     assert!(Response::parse(
         &psam.transmit(
             &Command::new(0xBF, ins::PSAM_INIT, usage, key_id::INTERNAL, init, None)
@@ -1024,7 +1025,7 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
     // The job for someone else is refused; the log never names the holder.
     let card2 = platform
         .prepare_card(&officer, &{
-            let mut h = sscard_card::testing::holder("330300");
+            let mut h = sscard_card_sim::testing::holder("330300");
             h.ssn = "11010519491231002X".into();
             h.birth_date = "19491231".into();
             h

@@ -5,7 +5,7 @@
 use sscard_apdu::{Command, StatusWord};
 use sscard_card::crypto;
 use sscard_card::profile::{self, ins, CardAlgorithm};
-use sscard_card::psam::{key_type, EF_TERMINAL_NO};
+use sscard_card::profile::{key_type, EF_TERMINAL_NO};
 
 use crate::transport::Transport;
 use crate::{Error, Result};

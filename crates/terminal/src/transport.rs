@@ -8,9 +8,9 @@
 //! loops are bounded: [`MAX_RESPONSE`] bytes in at most
 //! [`MAX_GET_RESPONSE`] GET RESPONSEs, and one resend.
 
+use sscard_apdu::Chip;
 use sscard_apdu::StatusWord::{MoreData, WrongLe};
 use sscard_apdu::{Command, Response};
-use sscard_card::vpcd::Chip;
 
 use crate::{Error, Result};
 

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sscard_card::profile::CardAlgorithm;
-use sscard_card::t0::T0;
-use sscard_card::testing::{self, Masters};
-use sscard_card::{VirtualCard, VirtualPsam};
+use sscard_card_sim::t0::T0;
+use sscard_card_sim::testing::{self, Masters};
+use sscard_card_sim::{VirtualCard, VirtualPsam};
 use sscard_terminal::{CardCheck, CardSession, Error, Local, NoCheck, PcscReader, Psam, Transport};
 
 fn masters(seed: u8) -> Masters {
@@ -192,12 +192,13 @@ fn t0_cards_and_psams_read_and_write_as_the_others_do() {
 
 /// Serves a chip to vpcd on `port` in a thread until the flag is set.
 fn serve(
-    mut chip: impl sscard_card::vpcd::Chip + Send + 'static,
+    mut chip: impl sscard_apdu::Chip + Send + 'static,
     port: u16,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        sscard_card::vpcd::serve(&mut chip, &format!("127.0.0.1:{port}"), &stop, || {}).unwrap();
+        sscard_card_sim::vpcd::serve(&mut chip, &format!("127.0.0.1:{port}"), &stop, || {})
+            .unwrap();
     })
 }
 

@@ -13,12 +13,12 @@
 
 use peak_alloc::PeakAlloc;
 use sscard_apdu::tlv::Tlv;
+use sscard_apdu::Chip;
 use sscard_apdu::{Command, Response};
 use sscard_card::profile::{ins, CardAlgorithm};
-use sscard_card::t0::T0;
-use sscard_card::testing::{self, Masters};
-use sscard_card::vpcd::Chip;
-use sscard_card::VirtualCard;
+use sscard_card_sim::t0::T0;
+use sscard_card_sim::testing::{self, Masters};
+use sscard_card_sim::VirtualCard;
 use sscard_terminal::{CardSession, Local, NoCheck, Psam};
 
 #[global_allocator]
@@ -152,7 +152,7 @@ fn hostile_select_answers_stay_within_a_few_megabytes() {
                 Some(chunk) => Box::new(T0::new(hostile, chunk)),
             };
             let module = Psam::new(
-                Local(sscard_card::VirtualPsam::from_image(
+                Local(sscard_card_sim::VirtualPsam::from_image(
                     psam.image().clone(),
                     None,
                 )),

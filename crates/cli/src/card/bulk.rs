@@ -7,9 +7,9 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use sscard_card::image::Lifecycle;
 use sscard_card::perso::Holder;
-use sscard_card::VirtualCard;
+use sscard_card_sim::image::Lifecycle;
+use sscard_card_sim::VirtualCard;
 
 use super::card_file;
 use super::issue::personalize_one;

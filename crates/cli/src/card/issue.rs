@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sscard_apdu::{Command, Response};
 use sscard_card::perso::{self, Holder, Job};
 use sscard_card::profile::{ins, CardAlgorithm};
-use sscard_card::{VirtualCard, VirtualPsam};
+use sscard_card_sim::{VirtualCard, VirtualPsam};
 use zeroize::Zeroizing;
 
 use crate::client::{Client, Connection};

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sscard_card::t0::T0;
-use sscard_card::vpcd::Chip;
-use sscard_card::{VirtualCard, VirtualPsam};
+use sscard_apdu::Chip;
+use sscard_card_sim::t0::T0;
+use sscard_card_sim::{VirtualCard, VirtualPsam};
 
 use crate::error::{CliError, CliResult};
 
@@ -27,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// vpcd's port of the first reader.
-    #[arg(long, default_value_t = sscard_card::vpcd::DEFAULT_PORT)]
+    #[arg(long, default_value_t = sscard_card_sim::vpcd::DEFAULT_PORT)]
     port: u16,
     /// Answer as T=0 cards do: response data held back behind `61 XX` for
     /// GET RESPONSE, `6C XX` to an Le that does not fit.
@@ -66,7 +66,7 @@ pub fn serve(args: ServeArgs) -> CliResult {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
             let on = addr.clone();
-            let _ = sscard_card::vpcd::serve(&mut psam, &addr, &stop, || {
+            let _ = sscard_card_sim::vpcd::serve(&mut psam, &addr, &stop, || {
                 eprintln!("psam: in the reader at {on}");
             });
         });
@@ -91,7 +91,7 @@ pub fn serve(args: ServeArgs) -> CliResult {
         });
     }
     let on = addr.clone();
-    sscard_card::vpcd::serve(&mut card, &addr, &stop, || {
+    sscard_card_sim::vpcd::serve(&mut card, &addr, &stop, || {
         connected.store(true, Ordering::Relaxed);
         eprintln!("card: in the reader at {on}");
     })

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use sscard_card::crypto;
-use sscard_card::{VirtualCard, VirtualPsam};
+use sscard_card_sim::{VirtualCard, VirtualPsam};
 use sscard_core::platform::{card_master_usage, master_name};
 use sscard_terminal::{
     BlacklistCache, CardCheck, CardRef, CardSession, Error as TerminalError, Local, NoCheck,

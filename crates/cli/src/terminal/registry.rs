@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use sscard_card::VirtualPsam;
+use sscard_card_sim::VirtualPsam;
 use sscard_gm::sm2::Sm2PrivateKey;
 use sscard_gm::x509;
 use zeroize::Zeroizing;

@@ -12,25 +12,11 @@ use sscard_gm::sm2::{self, CiphertextFormat, Sm2PrivateKey};
 use sscard_gm::{diversify, BlockKey};
 
 use crate::image::{self, Lifecycle, PsamImage, PsamKeyEntry, Secret};
-use crate::profile::{self, ins, key_id, CardAlgorithm};
-use crate::{Error, Result};
+use sscard_card::profile::{self, ins, key_type, CardAlgorithm, EF_TERMINAL_NO};
+use sscard_card::{Error, Result};
 
 /// The format tag of a PSAM file.
 pub const PSAM_FORMAT: &str = "sscard-psam/1";
-
-/// SFI of the PSAM file holding the terminal number.
-pub const EF_TERMINAL_NO: u8 = 0x16;
-
-/// The PSAM key type (low 5 bits of the key-usage byte) of each card key.
-pub fn key_type(id: u8) -> Option<u8> {
-    match id {
-        key_id::INTERNAL | key_id::READ => Some(8),
-        key_id::MAINTENANCE => Some(5),
-        key_id::PIN_UNBLOCK => Some(3),
-        key_id::PIN_RELOAD => Some(4),
-        _ => None,
-    }
-}
 
 /// A virtual PSAM.
 pub struct VirtualPsam {

@@ -22,10 +22,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use sscard_apdu::Chip;
 use sscard_card::profile::{CardAlgorithm, SSSE_AID};
-use sscard_card::testing::{self, Masters};
-use sscard_card::vpcd::{self, Chip, Timing};
-use sscard_card::VirtualCard;
+use sscard_card_sim::testing::{self, Masters};
+use sscard_card_sim::vpcd::{self, Timing};
+use sscard_card_sim::VirtualCard;
 
 const TIMING: Timing = Timing {
     frame: Duration::from_millis(300),

@@ -7,9 +7,10 @@ use sscard_apdu::{Command, Response};
 use sscard_gm::sm2::{self, CiphertextFormat, Sm2PublicKey};
 use sscard_gm::BlockKey;
 
-use crate::perso::{self, CardData, Holder, Job, JOB_FORMAT};
-use crate::profile::{self, ins, key_id, CardAlgorithm};
-use crate::{crypto, Error, Result, VirtualCard, VirtualPsam};
+use crate::{VirtualCard, VirtualPsam};
+use sscard_card::perso::{self, CardData, Holder, Job, JOB_FORMAT};
+use sscard_card::profile::{self, ins, key_id, CardAlgorithm};
+use sscard_card::{crypto, Error, Result};
 
 /// Region masters, one per card key.
 pub struct Masters {

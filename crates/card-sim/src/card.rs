@@ -18,10 +18,10 @@ use sscard_gm::sm2::{self, CiphertextFormat, Sm2PrivateKey};
 use sscard_gm::{ct_eq, random, BlockKey};
 use zeroize::Zeroizing;
 
-use crate::crypto;
 use crate::image::{self, CardImage, CardKeyEntry, Lifecycle, Secret};
-use crate::profile::{self, ins, key_id, CardAlgorithm, PIN_TRIES};
-use crate::{Error, Result};
+use sscard_card::crypto;
+use sscard_card::profile::{self, ins, key_id, CardAlgorithm, PIN_TRIES};
+use sscard_card::{Error, Result};
 
 /// The format tag of a card file.
 pub const CARD_FORMAT: &str = "sscard-card/1";

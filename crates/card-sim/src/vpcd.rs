@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use sscard_apdu::{Command, Response, StatusWord};
 
-use crate::{Result, VirtualCard, VirtualPsam};
+use crate::{VirtualCard, VirtualPsam};
+use sscard_apdu::Chip;
+use sscard_card::Result;
 
 /// The default port of vpcd's first reader.
 pub const DEFAULT_PORT: u16 = 35963;
@@ -46,28 +48,6 @@ pub mod control {
     pub const RESET: u8 = 0x02;
     /// Get the ATR.
     pub const ATR: u8 = 0x04;
-}
-
-/// A chip that can sit in a reader.
-pub trait Chip {
-    /// The answer to reset.
-    fn atr(&self) -> Vec<u8>;
-    /// Power cycle or reset: the session state goes.
-    fn reset(&mut self);
-    /// One command APDU in, one response APDU out.
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
-}
-
-impl<C: Chip + ?Sized> Chip for Box<C> {
-    fn atr(&self) -> Vec<u8> {
-        (**self).atr()
-    }
-    fn reset(&mut self) {
-        (**self).reset();
-    }
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
-        (**self).transmit(apdu)
-    }
 }
 
 impl Chip for VirtualCard {
@@ -289,8 +269,12 @@ mod tests {
 
     #[test]
     fn control_messages_and_apdus() {
-        let mut card =
-            VirtualCard::blank(crate::profile::CardAlgorithm::Sm4, "330300", Some([7; 8])).unwrap();
+        let mut card = VirtualCard::blank(
+            sscard_card::profile::CardAlgorithm::Sm4,
+            "330300",
+            Some([7; 8]),
+        )
+        .unwrap();
         assert_eq!(answer(&mut card, &[0x04]), Some(card.atr()));
         assert_eq!(answer(&mut card, &[0x01]), None);
         // Every other message is a command: malformed ones get 67 00.
@@ -312,7 +296,7 @@ mod tests {
         }
         let select = [
             &[0x00, 0xA4, 0x04, 0x00, 0x0F][..],
-            &crate::profile::SSSE_AID,
+            &sscard_card::profile::SSSE_AID,
         ]
         .concat();
         let reply = answer(&mut card, &select).unwrap();

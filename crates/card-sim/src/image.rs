@@ -10,8 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::profile::CardAlgorithm;
-use crate::{Error, Result};
+use sscard_card::profile::CardAlgorithm;
+use sscard_card::{Error, Result};
 
 /// Key or PIN bytes in a chip image: hex in the file, zeroized in memory,
 /// never shown by `Debug`.

@@ -13,10 +13,10 @@
 use sscard_apdu::tlv::{Tlv, Tree};
 use sscard_apdu::{sm, Command, Response, StatusWord};
 use sscard_card::crypto;
+use sscard_card::profile::key_type;
 use sscard_card::profile::{self, ins, key_id, CardAlgorithm, SSSE_AID};
-use sscard_card::psam::key_type;
-use sscard_card::testing::{self, Masters};
-use sscard_card::{VirtualCard, VirtualPsam};
+use sscard_card_sim::testing::{self, Masters};
+use sscard_card_sim::{VirtualCard, VirtualPsam};
 
 fn send(card: &mut VirtualCard, command: &Command) -> Response {
     Response::parse(&card.transmit(&command.encode().unwrap())).unwrap()

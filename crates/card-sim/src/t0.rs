@@ -10,7 +10,7 @@
 
 use sscard_apdu::{Command, Response, StatusWord};
 
-use crate::vpcd::Chip;
+use sscard_apdu::Chip;
 
 /// INS of GET RESPONSE.
 const GET_RESPONSE: u8 = 0xC0;
