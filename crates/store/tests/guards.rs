@@ -15,24 +15,12 @@ mod common;
 
 use common::*;
 use sscard_core::audit::AuditEntry;
-use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-use sscard_core::platform::{ExportTarget, InitOptions, NewKey, Source};
+use sscard_core::key::{KeyAlgorithm, KeyUsage, Transition};
+use sscard_core::platform::{ExportTarget, InitOptions, Source};
 use sscard_core::store::{KeyField, Write};
 use sscard_core::Error;
 
-fn key(name: &str, algorithm: KeyAlgorithm, usage: KeyUsage) -> NewKey {
-    NewKey {
-        name: name.into(),
-        algorithm,
-        usage,
-        level: KeyLevel::Province,
-        region: Some("330000".into()),
-        exportable: false,
-        rotate_every_ms: 0,
-        activate_ms: 0,
-        expire_ms: 0,
-    }
-}
+use common::province_key as key;
 
 /// The refused records appended since `before`.
 async fn refused_since(
@@ -348,7 +336,7 @@ async fn wrong_current_passwords_lock_and_end_tokens(f: Fixture) {
 /// earlier published version reads as it was published, and a delta across
 /// the periods brings a cache from the earlier full list to the later one.
 async fn a_card_added_again_leaves_earlier_versions_as_published(f: Fixture) {
-    use sscard_card::blacklist::{Blacklist, Cache, Kind, Reason};
+    use sscard_card::blacklist::{Cache, Kind, Reason};
     let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
     let officer = security_officer(&platform, &out).await;
     let id = |n: u8| format!("330300D1560000050000000000000{n:03}");
@@ -387,24 +375,7 @@ async fn a_card_added_again_leaves_earlier_versions_as_published(f: Fixture) {
         .blacklist_export(&officer, Some(1), None)
         .await
         .unwrap();
-    let public = sscard_gm::sm2::Sm2PublicKey::from_pem_or_der(
-        platform
-            .public_key(&officer, "platform-signing")
-            .await
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
-    let open = |bytes: Vec<u8>| {
-        Blacklist::parse_signed(&bytes, |c, s| {
-            sscard_gm::sm2::Signature::parse(s, sscard_gm::sm2::SignatureFormat::Der)
-                .and_then(|s| {
-                    sscard_gm::sm2::verify(&public, sscard_gm::sm2::DEFAULT_USER_ID, c, &s)
-                })
-                .is_ok()
-        })
-        .unwrap()
-    };
+    let open = blacklist_opener(&platform, &officer).await;
     let v1 = open(v1_file);
     assert_eq!(
         v1.adds,

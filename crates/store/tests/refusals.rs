@@ -11,23 +11,11 @@
 mod common;
 
 use common::*;
-use sscard_core::key::{KeyAlgorithm, KeyLevel, KeyUsage, Transition};
-use sscard_core::platform::{InitOptions, NewKey};
+use sscard_core::key::{KeyAlgorithm, KeyUsage, Transition};
+use sscard_core::platform::InitOptions;
 use sscard_core::Error;
 
-fn key(name: &str, algorithm: KeyAlgorithm, usage: KeyUsage) -> NewKey {
-    NewKey {
-        name: name.into(),
-        algorithm,
-        usage,
-        level: KeyLevel::Province,
-        region: Some("330000".into()),
-        exportable: false,
-        rotate_every_ms: 0,
-        activate_ms: 0,
-        expire_ms: 0,
-    }
-}
+use common::province_key as key;
 
 /// Every refusal of a key's use is audited under the action its success
 /// is audited under: a retired version, versions that do not exist, a

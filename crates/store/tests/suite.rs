@@ -1058,7 +1058,7 @@ async fn cards_are_prepared_personalized_and_issued(f: Fixture) {
 /// versions, signed by the platform key, that a terminal cache applies; and
 /// an event rule that raises one alert at its threshold.
 async fn blacklist_versions_and_event_rules(f: Fixture) {
-    use sscard_card::blacklist::{Blacklist, Cache, Kind};
+    use sscard_card::blacklist::{Cache, Kind};
     let (store, out, platform) = unsealed(&f, &InitOptions::standard(1, 1).unwrap()).await;
     let officer = security_officer(&platform, &out).await;
     let system = operator_session(&platform, &out, 0, "system passphrase 0").await;
@@ -1095,22 +1095,7 @@ async fn blacklist_versions_and_event_rules(f: Fixture) {
         .blacklist_export(&officer, Some(1), None)
         .await
         .unwrap();
-    let key = sscard_gm::sm2::Sm2PublicKey::from_pem_or_der(
-        platform
-            .public_key(&officer, "platform-signing")
-            .await
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
-    let open = |bytes: Vec<u8>| {
-        Blacklist::parse_signed(&bytes, |c, s| {
-            sscard_gm::sm2::Signature::parse(s, sscard_gm::sm2::SignatureFormat::Der)
-                .and_then(|s| sscard_gm::sm2::verify(&key, sscard_gm::sm2::DEFAULT_USER_ID, c, &s))
-                .is_ok()
-        })
-        .unwrap()
-    };
+    let open = blacklist_opener(&platform, &officer).await;
     let n = |id: String| u128::from_str_radix(&id, 16).unwrap();
     let v1 = open(v1_file);
     assert_eq!(

@@ -468,15 +468,10 @@ impl Platform {
         let (outcome, recorded) = refusal_scope(work).await;
         match outcome {
             Err(e) if !recorded && keys::is_refusal(&e) => {
-                let target = if crate::text::check("target", target, 128).is_ok() {
-                    target.to_string()
-                } else {
-                    self.audit_hmac(target)
-                };
                 let entry = AuditEntry::refused(
                     session.operator.as_str(),
                     action,
-                    &target,
+                    &self.audit_target(target),
                     &keys::refusal_reason(&e),
                 );
                 Err(self.refuse(entry, e).await)
@@ -519,18 +514,24 @@ impl Platform {
         if let Err(forbidden) = self.authorize(session, op).await {
             return forbidden;
         }
-        let target = if crate::text::check("target", target, 128).is_ok() {
-            target.to_string()
-        } else {
-            self.audit_hmac(target)
-        };
         let entry = AuditEntry::refused(
             session.operator.as_str(),
             action,
-            &target,
+            &self.audit_target(target),
             &crate::text::bounded(&error.to_string(), 200),
         );
         self.refuse(entry, error).await
+    }
+
+    /// A target as a refusal records it: as given when it is a text the
+    /// log may hold (at most 128 characters, no control character), else
+    /// only as its HMAC.
+    fn audit_target(&self, target: &str) -> String {
+        if crate::text::check("target", target, 128).is_ok() {
+            target.to_string()
+        } else {
+            self.audit_hmac(target)
+        }
     }
 
     /// Checks that `session` may perform `op`; a refusal is audited.

@@ -323,3 +323,47 @@ macro_rules! suite_threaded {
         }
     };
 }
+
+/// A province key of region 330000 to create, not exportable, with no
+/// schedule or dates.
+pub fn province_key(
+    name: &str,
+    algorithm: sscard_core::key::KeyAlgorithm,
+    usage: sscard_core::key::KeyUsage,
+) -> sscard_core::platform::NewKey {
+    sscard_core::platform::NewKey {
+        name: name.into(),
+        algorithm,
+        usage,
+        level: sscard_core::key::KeyLevel::Province,
+        region: Some("330000".into()),
+        exportable: false,
+        rotate_every_ms: 0,
+        activate_ms: 0,
+        expire_ms: 0,
+    }
+}
+
+/// Opens a signed blacklist file of `platform`, checking its signature with
+/// the public key of `platform-signing` as a terminal does.
+pub async fn blacklist_opener(
+    platform: &Platform,
+    session: &sscard_core::platform::Session,
+) -> impl Fn(Vec<u8>) -> sscard_card::blacklist::Blacklist {
+    let key = sscard_gm::sm2::Sm2PublicKey::from_pem_or_der(
+        platform
+            .public_key(session, "platform-signing")
+            .await
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    move |bytes: Vec<u8>| {
+        sscard_card::blacklist::Blacklist::parse_signed(&bytes, |c, s| {
+            sscard_gm::sm2::Signature::parse(s, sscard_gm::sm2::SignatureFormat::Der)
+                .and_then(|s| sscard_gm::sm2::verify(&key, sscard_gm::sm2::DEFAULT_USER_ID, c, &s))
+                .is_ok()
+        })
+        .unwrap()
+    }
+}
